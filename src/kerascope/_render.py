@@ -1,0 +1,115 @@
+"""Plain-text rendering for the command-line tool.
+
+Rendering is done with the standard library on purpose: importing a rich-text library costs
+more time than reading the model file (see BENCHMARKS.md), and ``kerascope inspect`` is meant to
+be instant.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from ._inspect import CustomObject, Inspection
+
+__all__ = ["render_inspection", "table"]
+
+_FORMAT_NAMES = {"keras": ".keras archive", "keras-dir": "unzipped .keras directory", "h5": "legacy HDF5 (.h5)"}
+_MAX_PATHS = 2
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
+    """Lay out rows in aligned columns.
+
+    Example:
+        >>> table(["A", "B"], [["x", "yy"]])
+        ['  A  B', '  x  yy']
+    """
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    lines = []
+    for row in (headers, *rows):
+        cells = [str(cell).ljust(width) for cell, width in zip(row, widths)]
+        lines.append((indent + "  ".join(cells)).rstrip())
+    return lines
+
+
+def render_inspection(inspection: Inspection) -> str:
+    """The human-readable report of ``kerascope inspect``.
+
+    Example:
+        >>> print(render_inspection(kerascope.inspect("model.keras")))  # doctest: +SKIP
+    """
+    lines = [_file_line(inspection), f"Model: {inspection.model_class}", ""]
+    objects = inspection.custom_objects
+    if objects:
+        lines.append(f"Custom objects ({len(objects)}):")
+        rows = []
+        for obj in objects:
+            paths = list(obj.json_paths[:_MAX_PATHS])
+            if len(obj.json_paths) > _MAX_PATHS:
+                paths.append(f"+{len(obj.json_paths) - _MAX_PATHS} more")
+            rows.append(
+                [
+                    "<lambda> (Python bytecode)" if obj.is_lambda else obj.key,
+                    "/".join(obj.kinds),
+                    _module_text(obj),
+                    str(len(obj.json_paths)),
+                    ", ".join(paths),
+                ]
+            )
+        lines += table(["NAME", "KIND", "MODULE", "USES", "WHERE"], rows)
+    else:
+        lines.append("Custom objects: none (Keras resolves everything in this file by itself)")
+    lines += ["", _builtin_line(inspection)]
+    if inspection.findings:
+        lines += ["", f"Findings ({len(inspection.findings)}):"]
+        for finding in inspection.findings:
+            where = f" at {finding.json_path}" if finding.json_path else ""
+            lines.append(f"  {finding.severity}: {finding.code}{where}")
+            lines.append(f"    {finding.message}")
+            lines.append(f"    fix: {finding.fix}")
+    return "\n".join(lines)
+
+
+def _module_text(obj: CustomObject) -> str:
+    if obj.is_lambda:
+        return "-"
+    # Keras stores functions as {"module": "builtins", "class_name": "function"}: the real
+    # module is not in the file.
+    if obj.module is None or obj.module == "builtins":
+        return "(not recorded)"
+    return obj.module
+
+
+def _file_line(inspection: Inspection) -> str:
+    parts = [_FORMAT_NAMES[inspection.format]]
+    saved = "saved by Keras " + inspection.keras_version if inspection.keras_version else "Keras version not recorded"
+    if inspection.date_saved:
+        saved += f" on {inspection.date_saved}"
+    parts.append(saved)
+    if inspection.backend:
+        parts.append(f"backend {inspection.backend}")
+    if inspection.weights:
+        parts.append(f"weights {inspection.weights.name} ({_size(inspection.weights.size)})")
+    return f"{inspection.path}: " + ", ".join(parts)
+
+
+def _builtin_line(inspection: Inspection) -> str:
+    builtins = inspection.builtin_references
+    if not builtins:
+        return "Built-in: none"
+    counts = Counter(reference.class_name for reference in builtins)
+    shown = ", ".join(
+        name if count == 1 else f"{name} x{count}" for name, count in counts.most_common(8)
+    )
+    more = f", +{len(counts) - 8} more" if len(counts) > 8 else ""
+    return f"Built-in: {len(builtins)} references Keras resolves by itself ({shown}{more})"
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"

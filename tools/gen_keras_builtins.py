@@ -1,0 +1,183 @@
+"""Generate kerascope's table of Keras built-in names from the installed Keras.
+
+kerascope must decide "built-in or custom" without importing Keras, so the facts Keras uses for
+that decision are shipped as data. This tool is the only place that reads them, and it reads
+them where Keras keeps them (some of those tables are private: reading them here, at build
+time, is the point; kerascope itself never imports ``keras.src``). It also *measures* which
+compile strings Keras cannot restore from a legacy ``.h5`` file, by saving and loading tiny
+models.
+
+Usage: python tools/gen_keras_builtins.py OUT.json [--check]
+With --check, the file is not written; the exit code says whether it matches.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import os
+import pkgutil
+import sys
+import tempfile
+import warnings
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+KINDS = {
+    "activation": "activations",
+    "initializer": "initializers",
+    "regularizer": "regularizers",
+    "constraint": "constraints",
+    "loss": "losses",
+    "metric": "metrics",
+    "optimizer": "optimizers",
+}
+# Metric strings that compile() handles itself instead of looking them up.
+COMPILE_SPECIAL_METRICS = ["accuracy", "acc", "crossentropy", "ce"]
+SKIP_MODULE_PREFIXES = ("keras.src.backend.jax", "keras.src.backend.torch", "keras.src.backend.numpy",
+                        "keras.src.backend.openvino", "keras.src.utils.torch_utils")
+
+
+def main(argv: list[str]) -> int:
+    out, check = argv[0], "--check" in argv
+    table = build_table()
+    text = json.dumps(table, indent=0, sort_keys=True) + "\n"
+    if check:
+        with open(out, encoding="utf-8") as handle:
+            same = handle.read() == text
+        print("up to date" if same else f"{out} differs from the installed Keras")
+        return 0 if same else 1
+    with open(out, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    print(f"wrote {out}: {sum(len(v) for v in table['saveable_classes'].values())} classes")
+    return 0
+
+
+def build_table() -> dict[str, Any]:
+    import keras
+
+    api_export = sys.modules["keras.src.api_export"]
+    serialization_lib = sys.modules["keras.src.saving.serialization_lib"]
+    return {
+        "keras_version": keras.__version__,
+        "public_api": sorted(api_export.REGISTERED_NAMES_TO_OBJS),
+        "non_modeling_apis": sorted(serialization_lib.NON_MODELING_APIS),
+        "builtin_function_modules": sorted(serialization_lib.BUILTIN_MODULES),
+        "importable_packages": ["keras", "keras_cv", "keras_hub", "keras_nlp"],
+        "registered_at_import": sorted(keras.saving.get_custom_objects()),
+        "saveable_classes": saveable_classes(),
+        "names_by_kind": names_by_kind(),
+        "compile_special_metrics": COMPILE_SPECIAL_METRICS,
+        "h5_layer_names": h5_layer_names(),
+        "h5_layer_params": h5_layer_params(),
+        "h5_unrestorable_compile_strings": h5_unrestorable_compile_strings(),
+    }
+
+
+def saveable_classes() -> dict[str, list[str]]:
+    """Module -> names that Keras's import step would accept (KerasSaveable subclasses)."""
+    import keras
+
+    saveable = keras.Layer.__mro__[-2]  # KerasSaveable, the root below object
+    assert saveable.__name__ == "KerasSaveable", keras.Layer.__mro__
+    found: dict[str, list[str]] = {}
+    for info in pkgutil.walk_packages(keras.__path__, "keras."):
+        if info.name.startswith(SKIP_MODULE_PREFIXES) or "_test" in info.name:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                module = importlib.import_module(info.name)
+        except Exception:  # a module for another backend or an optional dependency
+            continue
+        names = sorted(
+            name
+            for name, value in vars(module).items()
+            if isinstance(value, type) and issubclass(value, saveable)
+        )
+        if names:
+            found[info.name] = names
+    for name in ("keras",):
+        module = importlib.import_module(name)
+        names = sorted(n for n, v in vars(module).items() if isinstance(v, type) and issubclass(v, saveable))
+        found[name] = names
+    return found
+
+
+def names_by_kind() -> dict[str, list[str]]:
+    """Strings each get() accepts: the keys of the module's ALL_OBJECTS_DICT."""
+    table = {}
+    for kind, module_name in KINDS.items():
+        module = importlib.import_module(f"keras.src.{module_name}")
+        table[kind] = sorted(module.ALL_OBJECTS_DICT)
+    return table
+
+
+def h5_layer_names() -> list[str]:
+    """Classes the legacy .h5 reader resolves by bare class name (keras.src.layers + models)."""
+    layers = importlib.import_module("keras.src.layers")
+    names = {name for name, value in vars(layers).items() if isinstance(value, type)}
+    return sorted(names | {"InputLayer", "Functional", "Model", "Sequential"})
+
+
+def h5_layer_params() -> dict[str, list[str]]:
+    """Constructor keywords each built-in layer accepts, to spot custom classes shadowed in .h5."""
+    import keras
+
+    layers = importlib.import_module("keras.src.layers")
+    base = set(_parameters(keras.Layer.__init__)) | {"input_dim", "input_shape", "batch_input_shape"}
+    table = {}
+    for name, value in vars(layers).items():
+        if isinstance(value, type) and issubclass(value, keras.Layer):
+            own: set[str] = set()
+            for klass in value.__mro__:
+                if klass is keras.Layer or not issubclass(klass, keras.Layer):
+                    break
+                if "__init__" in vars(klass):
+                    own |= set(_parameters(klass.__init__))
+            table[name] = sorted(own | base)
+    return table
+
+
+def _parameters(function: Any) -> list[str]:
+    return [
+        p.name
+        for p in inspect.signature(function).parameters.values()
+        if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+
+
+def h5_unrestorable_compile_strings() -> dict[str, list[str]]:
+    """Measure which compile strings Keras saves to .h5 but cannot restore."""
+    import keras
+
+    failing: dict[str, list[str]] = {"loss": [], "metric": []}
+    candidates = names_by_kind()
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "probe.h5")
+        for kind in ("loss", "metric"):
+            for name in candidates[kind] + (COMPILE_SPECIAL_METRICS if kind == "metric" else []):
+                if not name[:1].islower():
+                    continue  # classes are stored as configs, not strings
+                model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+                if kind == "loss":
+                    model.compile(optimizer="sgd", loss=name)
+                else:
+                    model.compile(optimizer="sgd", loss="mean_squared_error", metrics=[name])
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    model.save(path)
+                    try:
+                        keras.saving.load_model(path)
+                    except Exception:
+                        failing[kind].append(name)
+    return failing
+
+
+if __name__ == "__main__":
+    import logging
+
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    sys.exit(main(sys.argv[1:]))
