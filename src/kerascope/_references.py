@@ -48,7 +48,7 @@ KINDS: tuple[Kind, ...] = (
     "lambda",
     "other",
 )
-MAX_DEPTH = 500
+MAX_DEPTH = 200  # Keras configs nest a few dozen levels; each level costs two frames here
 
 # Serialized values that are data, not objects to resolve.
 _SENTINELS = frozenset(

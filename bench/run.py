@@ -1,0 +1,411 @@
+"""Benchmark ``kerascope inspect`` against ``keras.saving.load_model``.
+
+Run from the repository root with ``make bench`` (or ``.venv/bin/python bench/run.py``).
+
+1. Build two models in a child process (Keras is imported only there) and save each as
+   ``.keras`` and ``.h5`` under ``bench/out/`` (git-ignored). A marker file records the build
+   recipe, so a re-run reuses the files unless the recipe changed or ``--rebuild`` is given.
+   - ``tiny``: Dense(64) -> MyCustomLayer(32) -> Dense(1) on a 10-feature input.
+   - ``big``: three Dense(4096) on a 4096-feature input -> MyCustomLayer(32) -> Dense(1),
+     about 50M float32 parameters (about 200 MB).
+2. For every file, time whole fresh processes: ``kerascope inspect FILE``,
+   ``kerascope inspect FILE --json`` and a ``python -c`` that calls ``keras.saving.load_model``.
+   Each child's peak RSS is ``ru_maxrss`` from ``os.wait4`` (KiB on Linux). On Linux that value
+   can never be lower than this runner's own peak RSS at spawn time (the kernel records the
+   parent's memory at ``exec``), so the runner imports only the standard library and reports
+   its own peak as the floor.
+3. Print a table, check the project targets and replace the section
+   ``## inspect vs keras.saving.load_model`` in ``BENCHMARKS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = REPO / ".venv" / "bin"
+PYTHON = VENV_BIN / "python"
+KERASCOPE = VENV_BIN / "kerascope"
+OUT = REPO / "bench" / "out"
+MARKER = OUT / "built.json"
+CUSTOM_LAYER_DIR = REPO / "examples" / "seed_1_custom_layer"
+BENCHMARKS_MD = REPO / "BENCHMARKS.md"
+SECTION = "## inspect vs keras.saving.load_model"
+
+TIME_TARGET = 100.0  # inspect must be at least this many times faster on the ~200 MB model
+RSS_TARGET_BYTES = 80 * 10**6  # "under 80 MB", read strictly as 80 * 10^6 bytes (76.3 MiB)
+MIB = 1024 * 1024
+
+# Runs in a child process: builds both models and saves each as .keras and .h5.
+BUILD_SCRIPT = """\
+import os, sys
+import keras
+from custom_layer import MyCustomLayer
+
+out = sys.argv[1]
+models = {
+    "tiny": keras.Sequential([
+        keras.Input((10,)),
+        keras.layers.Dense(64, activation="relu"),
+        MyCustomLayer(32),
+        keras.layers.Dense(1),
+    ]),
+    "big": keras.Sequential([
+        keras.Input((4096,)),
+        keras.layers.Dense(4096, activation="relu"),
+        keras.layers.Dense(4096, activation="relu"),
+        keras.layers.Dense(4096, activation="relu"),
+        MyCustomLayer(32),
+        keras.layers.Dense(1),
+    ]),
+}
+for name, model in models.items():
+    model.compile(optimizer="adam", loss="mean_squared_error")
+    print(name, model.count_params(), "parameters", flush=True)
+    for suffix in (".keras", ".h5"):
+        model.save(os.path.join(out, name + suffix))
+"""
+
+# Runs in a child process: the plain Keras way to open a model, for comparison.
+LOAD_SCRIPT = (
+    "import sys, keras; from custom_layer import MyCustomLayer; "
+    'keras.saving.load_model(sys.argv[1], custom_objects={"MyCustomLayer": MyCustomLayer})'
+)
+
+MODEL_FILES = ("tiny.keras", "tiny.h5", "big.keras", "big.h5")
+
+
+def keras_env() -> dict[str, str]:
+    """The environment for children that import Keras (everything else inherited unchanged)."""
+    env = dict(os.environ)
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    path = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = str(CUSTOM_LAYER_DIR) + (os.pathsep + path if path else "")
+    return env
+
+
+def recipe_digest() -> str:
+    """Identify the build recipe, so files built by an older recipe are rebuilt."""
+    recipe = BUILD_SCRIPT + metadata.version("keras") + metadata.version("tensorflow-cpu")
+    return hashlib.sha256(recipe.encode()).hexdigest()
+
+
+def build_models(rebuild: bool) -> list[Path]:
+    """Build the benchmark models into ``bench/out/`` unless the marker says they are current."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    paths = [OUT / name for name in MODEL_FILES]
+    if not rebuild and MARKER.exists():
+        marker = json.loads(MARKER.read_text())
+        sizes = marker.get("sizes", {})
+        if marker.get("recipe") == recipe_digest() and all(
+            path.exists() and path.stat().st_size == sizes.get(path.name) for path in paths
+        ):
+            print(f"reusing models in {OUT.relative_to(REPO)}/ (delete {MARKER.name} to rebuild)")
+            return paths
+    MARKER.unlink(missing_ok=True)
+    print(f"building models into {OUT.relative_to(REPO)}/ ...", flush=True)
+    started = time.perf_counter()
+    subprocess.run([str(PYTHON), "-c", BUILD_SCRIPT, str(OUT)], env=keras_env(), check=True)
+    print(f"built in {time.perf_counter() - started:.1f} s")
+    marker = {
+        "recipe": recipe_digest(),
+        "sizes": {path.name: path.stat().st_size for path in paths},
+    }
+    MARKER.write_text(json.dumps(marker, indent=2) + "\n")
+    return paths
+
+
+def run_once(command: list[str], env: dict[str, str]) -> tuple[float, int, int, str]:
+    """Run one fresh process; return (wall seconds, peak RSS in bytes, exit code, stderr)."""
+    with tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)  # already reaped by wait4
+        stderr.seek(0)
+        error = stderr.read().decode(errors="replace")
+    return elapsed, usage.ru_maxrss * 1024, process.returncode, error
+
+
+def measure(command: list[str], env: dict[str, str], repeat: int) -> dict[str, object]:
+    """Run ``command`` once untimed (warm-up) then ``repeat`` times; summarise time and RSS."""
+    times: list[float] = []
+    peaks: list[int] = []
+    errors: list[str] = []
+    for attempt in range(repeat + 1):
+        elapsed, peak, code, stderr = run_once(command, env)
+        if code != 0:
+            errors.append(f"exit code {code}: {stderr.strip()}")
+        if attempt == 0:
+            continue  # warm-up: page cache and .pyc files, not counted
+        times.append(elapsed)
+        peaks.append(peak)
+    return {
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "max_s": max(times),
+        "peak_median": int(statistics.median(peaks)),
+        "peak_max": max(peaks),
+        "errors": sorted(set(errors)),
+        "stderr": stderr.strip(),  # last run's stderr, for reporting warnings or errors
+    }
+
+
+def check_output(path: Path) -> str | None:
+    """Run ``inspect --json`` once with output captured; return a problem, or None if it is sane."""
+    result = subprocess.run(
+        [str(KERASCOPE), "inspect", str(path), "--json"], capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        return f"exit code {result.returncode}: {result.stderr.strip()}"
+    try:
+        json.loads(result.stdout)
+    except ValueError as error:
+        return f"--json output is not JSON: {error}"
+    if "MyCustomLayer" not in result.stdout:
+        return "--json output does not mention MyCustomLayer"
+    return None
+
+
+def machine_facts() -> dict[str, str]:
+    """Facts about this machine and the installed versions, without importing Keras."""
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if "model name" in line),
+        "unknown",
+    )
+    meminfo = Path("/proc/meminfo").read_text().split()
+    total_kib = int(meminfo[meminfo.index("MemTotal:") + 1])
+    return {
+        "date": subprocess.run(["date", "-u"], capture_output=True, text=True).stdout.strip(),
+        "machine": platform.machine(),
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "ram": f"{total_kib / 1024 / 1024:.1f} GiB",
+        "python": platform.python_version(),
+        "kerascope": metadata.version("kerascope"),
+        "keras": metadata.version("keras"),
+        "tensorflow": metadata.version("tensorflow-cpu"),
+        "h5py": metadata.version("h5py"),
+    }
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}" if seconds >= 1 else f"{seconds * 1000:.1f}"
+
+
+def mib(size: int) -> str:
+    return f"{size / MIB:.1f}"
+
+
+def results_table(rows: list[dict[str, object]]) -> str:
+    """The main table: medians of time, worst peak RSS of each command."""
+    lines = [
+        "| file | size MB | kerascope ms | kerascope --json ms | keras ms | time ratio "
+        "| kerascope peak MiB | kerascope --json peak MiB | keras peak MiB | memory ratio |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for row in rows:
+        plain, as_json, keras = row["inspect"], row["json"], row["keras"]
+        lines.append(
+            f"| {row['file']} | {row['size'] / 10**6:.1f} | {ms(plain['median_s'])} "
+            f"| {ms(as_json['median_s'])} | {ms(keras['median_s'])} "
+            f"| {keras['median_s'] / plain['median_s']:.0f}x "
+            f"| {mib(plain['peak_max'])} | {mib(as_json['peak_max'])} | {mib(keras['peak_max'])} "
+            f"| {keras['peak_max'] / plain['peak_max']:.1f}x |"
+        )
+    return "\n".join(lines)
+
+
+def spread_table(rows: list[dict[str, object]]) -> str:
+    """Every measurement's median, min and max time and median and max peak RSS."""
+    lines = [
+        "| file | command | runs | median ms | min ms | max ms | peak MiB median | peak MiB max |",
+        "|---|---|--:|--:|--:|--:|--:|--:|",
+    ]
+    for row in rows:
+        for key, label in (("inspect", "inspect"), ("json", "inspect --json"), ("keras", "keras")):
+            m = row[key]
+            lines.append(
+                f"| {row['file']} | {label} | {m['runs']} | {ms(m['median_s'])} "
+                f"| {ms(m['min_s'])} | {ms(m['max_s'])} "
+                f"| {mib(m['peak_median'])} | {mib(m['peak_max'])} |"
+            )
+    return "\n".join(lines)
+
+
+def target_verdicts(rows: list[dict[str, object]]) -> list[str]:
+    """State, honestly, whether each project target is met by these measurements."""
+    verdicts = []
+    for row in rows:
+        if not row["file"].startswith("big"):
+            continue
+        for key, label in (("inspect", "inspect"), ("json", "inspect --json")):
+            ratio = row["keras"]["median_s"] / row[key]["median_s"]
+            met = "MET" if ratio >= TIME_TARGET else "NOT MET"
+            verdicts.append(
+                f"- speed, {row['file']}, `{label}`: {ratio:.0f}x faster than load_model "
+                f"(target >= {TIME_TARGET:.0f}x): **{met}**"
+            )
+    worst = max(
+        (row[key]["peak_max"], row["file"], label)
+        for row in rows
+        for key, label in (("inspect", "inspect"), ("json", "inspect --json"))
+    )
+    met = "MET" if worst[0] < RSS_TARGET_BYTES else "NOT MET"
+    verdicts.append(
+        f"- memory: worst kerascope peak RSS is {mib(worst[0])} MiB "
+        f"({worst[0] / 10**6:.1f} MB, {worst[1]}, `{worst[2]}`) over all files and runs "
+        f"(target < 80 MB = {mib(RSS_TARGET_BYTES)} MiB): **{met}**"
+    )
+    return verdicts
+
+
+def render_section(
+    rows: list[dict[str, object]],
+    facts: dict[str, str],
+    repeat: int,
+    keras_repeat: int,
+    runner_peak: int,
+    total_s: float,
+) -> str:
+    """The whole ``## inspect vs keras.saving.load_model`` section of BENCHMARKS.md."""
+    problems = [
+        f"- {row['file']}, `{key}`: {error}"
+        for row in rows
+        for key in ("check", "inspect", "json", "keras")
+        for error in row["problems"].get(key, [])
+    ]
+    parts = [
+        SECTION,
+        "",
+        f"Measured {facts['date']} on {facts['machine']}, {facts['cpu']}, {facts['cores']} cores, "
+        f"{facts['ram']} RAM; Python {facts['python']}, kerascope {facts['kerascope']}, "
+        f"keras {facts['keras']}, tensorflow-cpu {facts['tensorflow']}, h5py {facts['h5py']}. "
+        f"The whole run (including any model build) took {total_s:.0f} s.",
+        "",
+        "Commands (from the repository root; `make bench` runs `.venv/bin/python bench/run.py`, "
+        "which builds the models into `bench/out/` first and then runs these):",
+        "",
+        "```",
+        ".venv/bin/kerascope inspect bench/out/FILE > /dev/null",
+        ".venv/bin/kerascope inspect bench/out/FILE --json > /dev/null",
+        "TF_CPP_MIN_LOG_LEVEL=3 PYTHONPATH=examples/seed_1_custom_layer \\",
+        f"  .venv/bin/python -c '{LOAD_SCRIPT}' bench/out/FILE > /dev/null",
+        "```",
+        "",
+        "Each command runs in a fresh process, once untimed as a warm-up, then "
+        f"{repeat} times (kerascope) or {keras_repeat} times (keras). Time is the whole process "
+        "wall time (`time.perf_counter` around spawn and `os.wait4`); the table shows the median. "
+        "Peak memory is the child's `ru_maxrss` from `os.wait4`; the table shows the worst run. "
+        "Ratios are keras / `kerascope inspect` (median time, worst peak). "
+        "`tiny` is Dense(64) -> MyCustomLayer(32) -> Dense(1) on 10 inputs; `big` is three "
+        "Dense(4096) on 4096 inputs -> MyCustomLayer(32) -> Dense(1), 50.5M float32 parameters; "
+        "both compiled with adam and mean_squared_error, saved by `model.save`.",
+        "",
+        results_table(rows),
+        "",
+        "Targets (inspect at least 100x faster than load_model on the ~200 MB model; "
+        "peak memory under 80 MB whatever the weights size):",
+        "",
+        *target_verdicts(rows),
+        "",
+        "Spread of every measurement:",
+        "",
+        spread_table(rows),
+        "",
+        f"Floor: on Linux a child's `ru_maxrss` is never below its parent's peak RSS when it was "
+        f"spawned; this runner (standard library only) peaked at {mib(runner_peak)} MiB, so no "
+        "peak above can be smaller than that.",
+    ]
+    if problems:
+        parts += ["", "Errors reported by the commands:", "", *problems]
+    return "\n".join(parts) + "\n"
+
+
+def write_benchmarks_md(section: str) -> None:
+    """Replace our section of BENCHMARKS.md, keeping any other section; create it if missing."""
+    if not BENCHMARKS_MD.exists():
+        intro = "# Benchmarks\n\nRun them with `make bench` (results are written here).\n\n"
+        BENCHMARKS_MD.write_text(intro + section)
+        return
+    lines = BENCHMARKS_MD.read_text().splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
+    if start is None:
+        text = "".join(lines).rstrip("\n") + "\n\n" + section
+    else:
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+        after = "".join(lines[end:])
+        text = "".join(lines[:start]) + section + ("\n" + after if after else "")
+    BENCHMARKS_MD.write_text(text)
+
+
+def benchmark_file(path: Path, repeat: int, keras_repeat: int) -> dict[str, object]:
+    """Measure the three commands on one model file."""
+    print(f"{path.name}: ", end="", flush=True)
+    plain_env = dict(os.environ)
+    commands = {
+        "inspect": ([str(KERASCOPE), "inspect", str(path)], plain_env, repeat),
+        "json": ([str(KERASCOPE), "inspect", str(path), "--json"], plain_env, repeat),
+        "keras": ([str(PYTHON), "-c", LOAD_SCRIPT, str(path)], keras_env(), keras_repeat),
+    }
+    row: dict[str, object] = {"file": path.name, "size": path.stat().st_size, "problems": {}}
+    problem = check_output(path)
+    if problem:
+        row["problems"]["check"] = [problem]
+    for key, (command, env, runs) in commands.items():
+        result = measure(command, env, runs)
+        result["runs"] = runs
+        row[key] = result
+        if result["errors"]:
+            row["problems"][key] = result["errors"]
+        elif key != "keras" and result["stderr"]:  # kerascope should print nothing on stderr
+            row["problems"][key] = [f"stderr: {result['stderr']}"]
+        print(f"{key} {ms(result['median_s'])} ms  ", end="", flush=True)
+    print()
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7, help="timed runs per kerascope command")
+    parser.add_argument("--keras-repeat", type=int, default=3, help="timed runs of load_model")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the models")
+    parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    arguments = parser.parse_args()
+    started = time.perf_counter()
+    for tool in (PYTHON, KERASCOPE):
+        if not tool.exists():
+            sys.exit(f"{tool} is missing: run `make bench` (it creates .venv)")
+    paths = build_models(arguments.rebuild)
+    rows = [benchmark_file(path, arguments.repeat, arguments.keras_repeat) for path in paths]
+    runner_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # after all spawns
+    total_s = time.perf_counter() - started
+    section = render_section(
+        rows, machine_facts(), arguments.repeat, arguments.keras_repeat, runner_peak, total_s
+    )
+    print()
+    print(section)
+    if not arguments.no_write:
+        write_benchmarks_md(section)
+        print(f"wrote {BENCHMARKS_MD.relative_to(REPO)}")
+    return 1 if any(row["problems"] for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Shared fixtures: real models built once per test run with real Keras, in a subprocess."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PYTHON = sys.executable
+QUIET_ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _shared_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A directory shared by all xdist workers of this run."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    return base / name
+
+
+@pytest.fixture(scope="session")
+def zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Directory with every model of tests/fixtures/build_models.py as .keras and .h5."""
+    folder = _shared_dir(tmp_path_factory, "zoo")
+    lock_path = folder.parent / "zoo.lock"
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "done").exists():
+            result = subprocess.run(
+                [PYTHON, str(FIXTURES / "build_models.py"), str(folder)],
+                env=QUIET_ENV,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert result.returncode == 0, result.stderr[-4000:]
+            (folder / "done").write_text("ok")
+    return folder
+
+
+def run_cli(*arguments: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the kerascope command in a fresh process."""
+    return subprocess.run(
+        [PYTHON, "-m", "kerascope", *arguments],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=QUIET_ENV,
+        check=False,
+        timeout=60,
+    )

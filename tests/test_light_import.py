@@ -1,0 +1,37 @@
+"""Reading a .keras file imports neither Keras, TensorFlow, h5py nor numpy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HEAVY = ("keras", "tensorflow", "h5py", "numpy", "jax", "torch", "rich")
+
+
+def _loaded_after(code: str) -> list[str]:
+    probe = code + f"\nimport sys\nprint(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return result.stdout.split()
+
+
+def test_import_kerascope_is_light() -> None:
+    assert _loaded_after("import kerascope") == []
+
+
+def test_inspect_keras_file_is_light(zoo: Path) -> None:
+    code = f"import kerascope\nresult = kerascope.inspect({str(zoo / 'wrappers.keras')!r})\nassert result.custom_objects"
+    assert _loaded_after(code) == []
+
+
+def test_cli_inspect_is_light(zoo: Path) -> None:
+    code = (
+        "import contextlib, io\nfrom kerascope._cli import main\n"
+        f"with contextlib.redirect_stdout(io.StringIO()):\n    assert main(['inspect', {str(zoo / 'training.keras')!r}]) == 0"
+    )
+    assert _loaded_after(code) == []
+
+
+def test_inspect_h5_needs_only_h5py(zoo: Path) -> None:
+    code = f"import kerascope\nkerascope.inspect({str(zoo / 'seed_2.h5')!r})"
+    assert set(_loaded_after(code)) == {"h5py", "numpy"}
