@@ -10,10 +10,8 @@ Run from the repository root with ``make bench`` (or ``.venv/bin/python bench/ru
      about 50M float32 parameters (about 200 MB).
 2. For every file, time whole fresh processes: ``kerascope inspect FILE``,
    ``kerascope inspect FILE --json`` and a ``python -c`` that calls ``keras.saving.load_model``.
-   Each child's peak RSS is ``ru_maxrss`` from ``os.wait4`` (KiB on Linux). On Linux that value
-   can never be lower than this runner's own peak RSS at spawn time (the kernel records the
-   parent's memory at ``exec``), so the runner imports only the standard library and reports
-   its own peak as the floor.
+   ``bench/measure.py`` starts them and reads each one's wall time (``time.perf_counter``) and
+   peak RSS (``ru_maxrss`` from ``os.wait4``, KiB on Linux); see that file for why.
 3. Print a table, check the project targets and replace the section
    ``## inspect vs keras.saving.load_model`` in ``BENCHMARKS.md``.
 """
@@ -25,19 +23,19 @@ import hashlib
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO / ".venv" / "bin"
 PYTHON = VENV_BIN / "python"
 KERASCOPE = VENV_BIN / "kerascope"
+MEASURE = REPO / "bench" / "measure.py"
 OUT = REPO / "bench" / "out"
 MARKER = OUT / "built.json"
 CUSTOM_LAYER_DIR = REPO / "examples" / "seed_1_custom_layer"
@@ -47,6 +45,17 @@ SECTION = "## inspect vs keras.saving.load_model"
 TIME_TARGET = 100.0  # inspect must be at least this many times faster on the ~200 MB model
 RSS_TARGET_BYTES = 80 * 10**6  # "under 80 MB", read strictly as 80 * 10^6 bytes (76.3 MiB)
 MIB = 1024 * 1024
+
+# The three measured commands, by key.
+LABELS = {
+    "inspect": "kerascope inspect",
+    "json": "kerascope inspect --json",
+    "keras": "keras load_model",
+}
+KERASCOPE_KEYS = ("inspect", "json")
+
+Measurement = dict[str, Any]  # median_s, min_s, max_s, peak_median, peak_max, codes, stderr
+Row = dict[str, Any]  # file, size, problems and one Measurement per key of LABELS
 
 # Runs in a child process: builds both models and saves each as .keras and .h5.
 BUILD_SCRIPT = """\
@@ -117,8 +126,16 @@ def build_models(rebuild: bool) -> list[Path]:
     MARKER.unlink(missing_ok=True)
     print(f"building models into {OUT.relative_to(REPO)}/ ...", flush=True)
     started = time.perf_counter()
-    subprocess.run([str(PYTHON), "-c", BUILD_SCRIPT, str(OUT)], env=keras_env(), check=True)
-    print(f"built in {time.perf_counter() - started:.1f} s")
+    log = OUT / "build.log"
+    build = [str(PYTHON), "-c", BUILD_SCRIPT, str(OUT)]
+    with log.open("w") as output:
+        process = subprocess.run(
+            build, env=keras_env(), stdout=output, stderr=subprocess.STDOUT, check=False
+        )
+    code = process.returncode
+    if code != 0:
+        sys.exit(f"building the models failed (exit code {code}):\n{log.read_text()}")
+    print(f"built in {time.perf_counter() - started:.1f} s (log: {log.relative_to(REPO)})")
     marker = {
         "recipe": recipe_digest(),
         "sizes": {path.name: path.stat().st_size for path in paths},
@@ -127,48 +144,34 @@ def build_models(rebuild: bool) -> list[Path]:
     return paths
 
 
-def run_once(command: list[str], env: dict[str, str]) -> tuple[float, int, int, str]:
-    """Run one fresh process; return (wall seconds, peak RSS in bytes, exit code, stderr)."""
-    with tempfile.TemporaryFile() as stderr:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)  # already reaped by wait4
-        stderr.seek(0)
-        error = stderr.read().decode(errors="replace")
-    return elapsed, usage.ru_maxrss * 1024, process.returncode, error
+def measure(command: list[str], env: dict[str, str], repeat: int) -> Measurement:
+    """Run ``command`` in fresh processes, once untimed (warm-up) then ``repeat`` times.
 
-
-def measure(command: list[str], env: dict[str, str], repeat: int) -> dict[str, object]:
-    """Run ``command`` once untimed (warm-up) then ``repeat`` times; summarise time and RSS."""
-    times: list[float] = []
-    peaks: list[int] = []
-    errors: list[str] = []
-    for attempt in range(repeat + 1):
-        elapsed, peak, code, stderr = run_once(command, env)
-        if code != 0:
-            errors.append(f"exit code {code}: {stderr.strip()}")
-        if attempt == 0:
-            continue  # warm-up: page cache and .pyc files, not counted
-        times.append(elapsed)
-        peaks.append(peak)
+    The processes are started by ``bench/measure.py``, a lean helper, so that their peak RSS is
+    not raised to this runner's own peak (see that file).
+    """
+    helper = [str(PYTHON), "-S", str(MEASURE), str(repeat + 1), *command]
+    result = subprocess.run(helper, env=env, capture_output=True, text=True, check=True)
+    runs = [line.split() for line in result.stdout.splitlines()][1:]  # drop the warm-up
+    times = [float(seconds) for seconds, _, _ in runs]
+    peaks = [int(kib) * 1024 for _, kib, _ in runs]
+    codes = sorted({int(code) for _, _, code in runs})
     return {
+        "runs": repeat,
         "median_s": statistics.median(times),
         "min_s": min(times),
         "max_s": max(times),
         "peak_median": int(statistics.median(peaks)),
         "peak_max": max(peaks),
-        "errors": sorted(set(errors)),
-        "stderr": stderr.strip(),  # last run's stderr, for reporting warnings or errors
+        "codes": codes,
+        "stderr": result.stderr.strip(),
     }
 
 
-def check_output(path: Path) -> str | None:
+def check_json_output(path: Path) -> str | None:
     """Run ``inspect --json`` once with output captured; return a problem, or None if it is sane."""
-    result = subprocess.run(
-        [str(KERASCOPE), "inspect", str(path), "--json"], capture_output=True, text=True
-    )
+    command = [str(KERASCOPE), "inspect", str(path), "--json"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         return f"exit code {result.returncode}: {result.stderr.strip()}"
     try:
@@ -190,7 +193,9 @@ def machine_facts() -> dict[str, str]:
     meminfo = Path("/proc/meminfo").read_text().split()
     total_kib = int(meminfo[meminfo.index("MemTotal:") + 1])
     return {
-        "date": subprocess.run(["date", "-u"], capture_output=True, text=True).stdout.strip(),
+        "date": subprocess.run(
+            ["date", "-u"], capture_output=True, text=True, check=True
+        ).stdout.strip(),
         "machine": platform.machine(),
         "cpu": cpu,
         "cores": str(os.cpu_count()),
@@ -211,7 +216,7 @@ def mib(size: int) -> str:
     return f"{size / MIB:.1f}"
 
 
-def results_table(rows: list[dict[str, object]]) -> str:
+def results_table(rows: list[Row]) -> str:
     """The main table: medians of time, worst peak RSS of each command."""
     lines = [
         "| file | size MB | kerascope ms | kerascope --json ms | keras ms | time ratio "
@@ -230,14 +235,14 @@ def results_table(rows: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-def spread_table(rows: list[dict[str, object]]) -> str:
+def spread_table(rows: list[Row]) -> str:
     """Every measurement's median, min and max time and median and max peak RSS."""
     lines = [
         "| file | command | runs | median ms | min ms | max ms | peak MiB median | peak MiB max |",
         "|---|---|--:|--:|--:|--:|--:|--:|",
     ]
     for row in rows:
-        for key, label in (("inspect", "inspect"), ("json", "inspect --json"), ("keras", "keras")):
+        for key, label in LABELS.items():
             m = row[key]
             lines.append(
                 f"| {row['file']} | {label} | {m['runs']} | {ms(m['median_s'])} "
@@ -247,23 +252,21 @@ def spread_table(rows: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-def target_verdicts(rows: list[dict[str, object]]) -> list[str]:
+def target_verdicts(rows: list[Row]) -> list[str]:
     """State, honestly, whether each project target is met by these measurements."""
     verdicts = []
     for row in rows:
         if not row["file"].startswith("big"):
             continue
-        for key, label in (("inspect", "inspect"), ("json", "inspect --json")):
+        for key in KERASCOPE_KEYS:
             ratio = row["keras"]["median_s"] / row[key]["median_s"]
             met = "MET" if ratio >= TIME_TARGET else "NOT MET"
             verdicts.append(
-                f"- speed, {row['file']}, `{label}`: {ratio:.0f}x faster than load_model "
+                f"- speed, {row['file']}, `{LABELS[key]}`: {ratio:.0f}x faster than load_model "
                 f"(target >= {TIME_TARGET:.0f}x): **{met}**"
             )
     worst = max(
-        (row[key]["peak_max"], row["file"], label)
-        for row in rows
-        for key, label in (("inspect", "inspect"), ("json", "inspect --json"))
+        (row[key]["peak_max"], row["file"], LABELS[key]) for row in rows for key in KERASCOPE_KEYS
     )
     met = "MET" if worst[0] < RSS_TARGET_BYTES else "NOT MET"
     verdicts.append(
@@ -275,19 +278,19 @@ def target_verdicts(rows: list[dict[str, object]]) -> list[str]:
 
 
 def render_section(
-    rows: list[dict[str, object]],
+    rows: list[Row],
     facts: dict[str, str],
+    *,
     repeat: int,
     keras_repeat: int,
-    runner_peak: int,
+    floor: int,
     total_s: float,
 ) -> str:
     """The whole ``## inspect vs keras.saving.load_model`` section of BENCHMARKS.md."""
     problems = [
-        f"- {row['file']}, `{key}`: {error}"
+        f"- {row['file']}, {label}:\n\n  ```\n  " + problem.replace("\n", "\n  ") + "\n  ```"
         for row in rows
-        for key in ("check", "inspect", "json", "keras")
-        for error in row["problems"].get(key, [])
+        for label, problem in row["problems"].items()
     ]
     parts = [
         SECTION,
@@ -327,9 +330,10 @@ def render_section(
         "",
         spread_table(rows),
         "",
-        f"Floor: on Linux a child's `ru_maxrss` is never below its parent's peak RSS when it was "
-        f"spawned; this runner (standard library only) peaked at {mib(runner_peak)} MiB, so no "
-        "peak above can be smaller than that.",
+        "Floor: on Linux a child's `ru_maxrss` starts at its parent's peak RSS, so the children "
+        "are started by `bench/measure.py`, a helper that imports only `os`, `subprocess`, `sys` "
+        f"and `time`. Measured the same way, `/bin/true` peaks at {mib(floor)} MiB: no peak "
+        "above can be lower than that.",
     ]
     if problems:
         parts += ["", "Errors reported by the commands:", "", *problems]
@@ -355,7 +359,7 @@ def write_benchmarks_md(section: str) -> None:
     BENCHMARKS_MD.write_text(text)
 
 
-def benchmark_file(path: Path, repeat: int, keras_repeat: int) -> dict[str, object]:
+def benchmark_file(path: Path, repeat: int, keras_repeat: int) -> Row:
     """Measure the three commands on one model file."""
     print(f"{path.name}: ", end="", flush=True)
     plain_env = dict(os.environ)
@@ -364,18 +368,18 @@ def benchmark_file(path: Path, repeat: int, keras_repeat: int) -> dict[str, obje
         "json": ([str(KERASCOPE), "inspect", str(path), "--json"], plain_env, repeat),
         "keras": ([str(PYTHON), "-c", LOAD_SCRIPT, str(path)], keras_env(), keras_repeat),
     }
-    row: dict[str, object] = {"file": path.name, "size": path.stat().st_size, "problems": {}}
-    problem = check_output(path)
+    problems: dict[str, str] = {}  # label -> what went wrong, for the report
+    row: Row = {"file": path.name, "size": path.stat().st_size, "problems": problems}
+    problem = check_json_output(path)
     if problem:
-        row["problems"]["check"] = [problem]
+        problems["output check of `inspect --json`"] = problem
     for key, (command, env, runs) in commands.items():
         result = measure(command, env, runs)
-        result["runs"] = runs
         row[key] = result
-        if result["errors"]:
-            row["problems"][key] = result["errors"]
-        elif key != "keras" and result["stderr"]:  # kerascope should print nothing on stderr
-            row["problems"][key] = [f"stderr: {result['stderr']}"]
+        # kerascope should print nothing on stderr; Keras prints warnings, so only failures count
+        if result["codes"] != [0] or (key != "keras" and result["stderr"]):
+            label = f"`{LABELS[key]}` (exit codes {result['codes']})"
+            problems[label] = result["stderr"] or "(nothing on stderr)"
         print(f"{key} {ms(result['median_s'])} ms  ", end="", flush=True)
     print()
     return row
@@ -393,11 +397,16 @@ def main() -> int:
         if not tool.exists():
             sys.exit(f"{tool} is missing: run `make bench` (it creates .venv)")
     paths = build_models(arguments.rebuild)
+    floor = measure(["/bin/true"], dict(os.environ), 3)["peak_max"]
     rows = [benchmark_file(path, arguments.repeat, arguments.keras_repeat) for path in paths]
-    runner_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # after all spawns
     total_s = time.perf_counter() - started
     section = render_section(
-        rows, machine_facts(), arguments.repeat, arguments.keras_repeat, runner_peak, total_s
+        rows,
+        machine_facts(),
+        repeat=arguments.repeat,
+        keras_repeat=arguments.keras_repeat,
+        floor=floor,
+        total_s=total_s,
     )
     print()
     print(section)

@@ -55,3 +55,6 @@ def run_cli(*arguments: str, cwd: Path | None = None) -> subprocess.CompletedPro
         check=False,
         timeout=60,
     )
+
+# Model-building scripts and their custom modules are run in subprocesses, never collected.
+collect_ignore = ["fixtures"]

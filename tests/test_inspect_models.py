@@ -15,7 +15,11 @@ from tests.conftest import run_cli
 EXPECTED: dict[str, dict[str, tuple[tuple[str, ...], str | None, tuple[str, ...]]]] = {
     "seed_1": {"MyCustomLayer": (("layer",), "custom_layer", ("$.config.layers[2]",))},
     "seed_2": {
-        "my_custom_activation": (("activation",), "builtins", ("$.config.layers[1].config.activation",)),
+        "my_custom_activation": (
+            ("activation",),
+            "builtins",
+            ("$.config.layers[1].config.activation",),
+        ),
         "my_custom_loss": (("loss",), "builtins", ("$.compile_config.loss",)),
     },
     "seed_3": {"MyDependentLayer": (("layer",), "custom_layer_dep", ("$.config.layers[1]",))},
@@ -108,7 +112,14 @@ def test_seed_3_helper_class_is_not_in_the_file(zoo: Path) -> None:
 def test_builtins_are_not_reported_as_custom(zoo: Path) -> None:
     inspection = kerascope.inspect(zoo / "wrappers.keras")
     builtin = {reference.class_name for reference in inspection.builtin_references}
-    assert {"Functional", "Sequential", "Bidirectional", "LSTM", "TimeDistributed", "Dense"} <= builtin
+    assert {
+        "Functional",
+        "Sequential",
+        "Bidirectional",
+        "LSTM",
+        "TimeDistributed",
+        "Dense",
+    } <= builtin
     assert {"GlorotUniform", "Orthogonal", "DTypePolicy", "sigmoid"} <= builtin
 
 
@@ -119,7 +130,11 @@ def test_file_facts(zoo: Path) -> None:
     assert keras_file.weights is not None and keras_file.weights.name == "model.weights.h5"
     assert keras_file.weights.size > 1000
     h5_file = kerascope.inspect(zoo / "seed_1.h5")
-    assert (h5_file.format, h5_file.keras_version, h5_file.backend) == ("h5", "3.15.1", "tensorflow")
+    assert (h5_file.format, h5_file.keras_version, h5_file.backend) == (
+        "h5",
+        "3.15.1",
+        "tensorflow",
+    )
 
 
 def test_unzipped_directory_reads_like_the_archive(zoo: Path, tmp_path: Path) -> None:
@@ -150,7 +165,15 @@ def test_cli_json_schema(zoo: Path) -> None:
     assert document["format"] == "keras"
     assert document["keras_version"] == "3.15.1"
     for entry in document["objects"]:
-        assert {"json_path", "kind", "module", "class_name", "registered_name", "custom", "lambda"} <= set(entry)
+        assert {
+            "json_path",
+            "kind",
+            "module",
+            "class_name",
+            "registered_name",
+            "custom",
+            "lambda",
+        } <= set(entry)
         assert isinstance(entry["custom"], bool) and isinstance(entry["lambda"], bool)
     custom = [entry["class_name"] for entry in document["objects"] if entry["custom"]]
     assert sorted(custom) == ["MyLoss", "MyMetric", "MySchedule", "my_metric_fn"]
@@ -160,7 +183,9 @@ def test_cli_table_names_each_custom_object_once(zoo: Path) -> None:
     result = run_cli("inspect", str(zoo / "wrappers.keras"))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith(str(zoo / "wrappers.keras") + ": .keras archive, saved by Keras 3.15.1")
+    assert lines[0].startswith(
+        str(zoo / "wrappers.keras") + ": .keras archive, saved by Keras 3.15.1"
+    )
     rows = [
         re.split(r"\s{2,}", line.strip())
         for line in lines

@@ -11,7 +11,9 @@ HEAVY = ("keras", "tensorflow", "h5py", "numpy", "jax", "torch", "rich")
 
 def _loaded_after(code: str) -> list[str]:
     probe = code + f"\nimport sys\nprint(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
     return result.stdout.split()
 
 
@@ -20,14 +22,17 @@ def test_import_kerascope_is_light() -> None:
 
 
 def test_inspect_keras_file_is_light(zoo: Path) -> None:
-    code = f"import kerascope\nresult = kerascope.inspect({str(zoo / 'wrappers.keras')!r})\nassert result.custom_objects"
+    path = str(zoo / "wrappers.keras")
+    code = f"import kerascope\nassert kerascope.inspect({path!r}).custom_objects"
     assert _loaded_after(code) == []
 
 
 def test_cli_inspect_is_light(zoo: Path) -> None:
+    path = str(zoo / "training.keras")
     code = (
         "import contextlib, io\nfrom kerascope._cli import main\n"
-        f"with contextlib.redirect_stdout(io.StringIO()):\n    assert main(['inspect', {str(zoo / 'training.keras')!r}]) == 0"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    assert main(['inspect', {path!r}]) == 0"
     )
     assert _loaded_after(code) == []
 

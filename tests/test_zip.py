@@ -14,7 +14,9 @@ from kerascope._zip import ZipError, read_member, read_members
 CONTENT = {"metadata.json": b'{"keras_version": "3.15.1"}', "config.json": b'{"a": 1}' * 50}
 
 
-def _archive(compression: int = zipfile.ZIP_STORED, comment: bytes = b"", zip64: bool = False) -> bytes:
+def _archive(
+    compression: int = zipfile.ZIP_STORED, comment: bytes = b"", zip64: bool = False
+) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
         archive.comment = comment

@@ -36,8 +36,13 @@ KINDS = {
 }
 # Metric strings that compile() handles itself instead of looking them up.
 COMPILE_SPECIAL_METRICS = ["accuracy", "acc", "crossentropy", "ce"]
-SKIP_MODULE_PREFIXES = ("keras.src.backend.jax", "keras.src.backend.torch", "keras.src.backend.numpy",
-                        "keras.src.backend.openvino", "keras.src.utils.torch_utils")
+SKIP_MODULE_PREFIXES = (
+    "keras.src.backend.jax",
+    "keras.src.backend.torch",
+    "keras.src.backend.numpy",
+    "keras.src.backend.openvino",
+    "keras.src.utils.torch_utils",
+)
 
 
 def main(argv: list[str]) -> int:
@@ -101,7 +106,9 @@ def saveable_classes() -> dict[str, list[str]]:
             found[info.name] = names
     for name in ("keras",):
         module = importlib.import_module(name)
-        names = sorted(n for n, v in vars(module).items() if isinstance(v, type) and issubclass(v, saveable))
+        names = sorted(
+            n for n, v in vars(module).items() if isinstance(v, type) and issubclass(v, saveable)
+        )
         found[name] = names
     return found
 
@@ -127,7 +134,11 @@ def h5_layer_params() -> dict[str, list[str]]:
     import keras
 
     layers = importlib.import_module("keras.src.layers")
-    base = set(_parameters(keras.Layer.__init__)) | {"input_dim", "input_shape", "batch_input_shape"}
+    base = set(_parameters(keras.Layer.__init__)) | {
+        "input_dim",
+        "input_shape",
+        "batch_input_shape",
+    }
     table = {}
     for name, value in vars(layers).items():
         if isinstance(value, type) and issubclass(value, keras.Layer):

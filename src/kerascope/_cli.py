@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="kerascope",
-        description="Inspect, audit and load Keras models whose custom objects live in other files.",
+        description="Inspect and load Keras models whose custom objects live in other files.",
     )
     parser.add_argument("--version", action="version", version=f"kerascope {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")

@@ -6,8 +6,7 @@ report can list all of them at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from . import _builtins
 from ._modelfile import ModelFile
@@ -19,8 +18,7 @@ Severity = Literal["info", "warning", "error"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "error")
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """One thing worth telling about a model file.
 
     Attributes:

@@ -6,7 +6,7 @@ not depend on the size of the weights.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["MAX_ATTRIBUTE_BYTES", "H5Contents", "H5ReadError", "read_h5_root"]
 
@@ -18,8 +18,7 @@ class H5ReadError(Exception):
     """h5py could not open the file or read its root attributes."""
 
 
-@dataclass(frozen=True)
-class H5Contents:
+class H5Contents(NamedTuple):
     """The root of an HDF5 file: selected text attributes and the names of its members."""
 
     attributes: dict[str, str]
@@ -38,7 +37,9 @@ def read_h5_root(path: str) -> H5Contents:
             texts = {name: _text(attrs, name) for name in _TEXT_ATTRIBUTES if name in attrs}
             members = tuple(str(name) for name in handle)
     except (OSError, ValueError, KeyError, RuntimeError) as error:
-        raise H5ReadError(str(error).splitlines()[0] if str(error) else type(error).__name__) from None
+        raise H5ReadError(
+            str(error).splitlines()[0] if str(error) else type(error).__name__
+        ) from None
     return H5Contents(texts, names, members)
 
 

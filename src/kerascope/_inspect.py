@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._findings import Finding, find_findings
 from ._modelfile import Format, ModelFile, WeightsInfo, read_model_file
@@ -16,8 +15,7 @@ __all__ = ["JSON_SCHEMA_VERSION", "CustomObject", "Inspection", "inspect"]
 JSON_SCHEMA_VERSION = 1
 
 
-@dataclass(frozen=True)
-class CustomObject:
+class CustomObject(NamedTuple):
     """One custom object a file needs, with every place it is used.
 
     Attributes:
@@ -42,7 +40,8 @@ class CustomObject:
         """The object as a JSON-ready dict.
 
         Example:
-            >>> CustomObject("my_loss", ("loss",), None, "my_loss", None, ("$.x",), False).to_dict()["key"]
+            >>> obj = CustomObject("my_loss", ("loss",), None, "my_loss", None, ("$.x",), False)
+            >>> obj.to_dict()["key"]
             'my_loss'
         """
         return {
@@ -56,8 +55,7 @@ class CustomObject:
         }
 
 
-@dataclass(frozen=True)
-class Inspection:
+class Inspection(NamedTuple):
     """Everything kerascope reads from a model file.
 
     Attributes:
@@ -106,7 +104,9 @@ class Inspection:
                     kinds=kinds,
                     module=next((r.module for r in group if r.module), None),
                     class_name=first.class_name,
-                    registered_name=next((r.registered_name for r in group if r.registered_name), None),
+                    registered_name=next(
+                        (r.registered_name for r in group if r.registered_name), None
+                    ),
                     json_paths=tuple(reference.json_path for reference in group),
                     is_lambda=first.is_lambda,
                 )
@@ -180,4 +180,6 @@ def _references(model_file: ModelFile) -> list[Reference]:
     try:
         return find_references(model_file.config, model_file.training_config)
     except (ValueError, RecursionError) as error:
-        raise ModelFileError(model_file.path, f"has a config kerascope cannot walk: {error}") from None
+        raise ModelFileError(
+            model_file.path, f"has a config kerascope cannot walk: {error}"
+        ) from None

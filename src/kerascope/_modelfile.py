@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from ._zip import ZipError, ZipMember, read_member, read_members
 from .errors import ModelFileError
@@ -24,16 +23,14 @@ _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _WEIGHTS_MEMBERS = ("model.weights.h5", "model.weights.npz", "model.weights.json")
 
 
-@dataclass(frozen=True)
-class WeightsInfo:
+class WeightsInfo(NamedTuple):
     """Where the weights are stored and how many bytes they take (never read)."""
 
     name: str
     size: int
 
 
-@dataclass(frozen=True)
-class ModelFile:
+class ModelFile(NamedTuple):
     """The configs of a model file, read without running anything.
 
     Attributes:
@@ -58,7 +55,7 @@ class ModelFile:
     backend: str | None = None
     weights: WeightsInfo | None = None
     members: tuple[str, ...] = ()
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
 
 def read_model_file(path: str | os.PathLike[str]) -> ModelFile:
@@ -219,7 +216,9 @@ def _read_h5(path: str) -> ModelFile:
         raise ModelFileError(path, f"is a damaged or unreadable HDF5 file: {error}") from None
     attributes = contents.attributes
     if "model_config" not in attributes:
-        raise ModelFileError(path, _h5_without_config(contents.attribute_names, contents.root_members))
+        raise ModelFileError(
+            path, _h5_without_config(contents.attribute_names, contents.root_members)
+        )
     config = _parse_json(path, "model_config", attributes["model_config"].encode())
     training = None
     if "training_config" in attributes:
@@ -263,7 +262,8 @@ def _parse_json(path: str, name: str, data: bytes) -> dict[str, Any]:
         raise ModelFileError(path, f"{name} is not UTF-8 text") from None
     except json.JSONDecodeError as error:
         raise ModelFileError(
-            path, f"{name} is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})"
+            path,
+            f"{name} is not valid JSON ({error.msg} at line {error.lineno}, column {error.colno})",
         ) from None
     except RecursionError:
         raise ModelFileError(path, f"{name} is nested too deeply to be a model config") from None

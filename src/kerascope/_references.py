@@ -10,9 +10,7 @@ it up under; resolving it is a separate step.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from . import _builtins
 
@@ -94,12 +92,12 @@ _MODULE_KINDS: tuple[tuple[str, Kind], ...] = (
     ("keras.activations", "activation"),
     ("keras.src.activations", "activation"),
 )
-_STRING_KINDS = frozenset({"activation", "initializer", "regularizer", "constraint", "loss", "metric", "optimizer"})
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_STRING_KINDS = frozenset(
+    {"activation", "initializer", "regularizer", "constraint", "loss", "metric", "optimizer"}
+)
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(NamedTuple):
     """One object a model file names, as found in its config.
 
     Attributes:
@@ -184,23 +182,43 @@ class _Walker:
                 self.visit_children(value, path, hint, compile_section=compile_section, depth=depth)
         elif isinstance(value, list):
             for index, item in enumerate(value):
-                self.visit(item, f"{path}[{index}]", hint, compile_section=compile_section, depth=depth + 1)
+                self.visit(
+                    item, f"{path}[{index}]", hint, compile_section=compile_section, depth=depth + 1
+                )
         elif isinstance(value, str) and hint in _STRING_KINDS:
             if hint in ("loss", "metric", "optimizer") and not compile_section:
                 return
             self.found.append(_string_reference(value, path, hint))
 
     def visit_children(
-        self, mapping: dict[str, Any], path: str, hint: Kind | None, *, compile_section: bool, depth: int
+        self,
+        mapping: dict[str, Any],
+        path: str,
+        hint: Kind | None,
+        *,
+        compile_section: bool,
+        depth: int,
     ) -> None:
         inherit = hint if hint in ("loss", "metric") else None
         for key, child in mapping.items():
             key_text = str(key)
             child_hint = _slot_kind(key_text, compile_section) or inherit
-            self.visit(child, _join(path, key_text), child_hint, compile_section=compile_section, depth=depth + 1)
+            self.visit(
+                child,
+                _join(path, key_text),
+                child_hint,
+                compile_section=compile_section,
+                depth=depth + 1,
+            )
 
     def visit_object(
-        self, entry: dict[str, Any], path: str, hint: Kind | None, *, compile_section: bool, depth: int
+        self,
+        entry: dict[str, Any],
+        path: str,
+        hint: Kind | None,
+        *,
+        compile_section: bool,
+        depth: int,
     ) -> None:
         class_name = entry["class_name"]
         if class_name in _SENTINELS:
@@ -231,22 +249,37 @@ class _Walker:
         compile_config = entry.get("compile_config")
         if isinstance(compile_config, dict):
             self.visit_children(
-                compile_config, f"{path}.compile_config", None, compile_section=True, depth=depth + 1
+                compile_config,
+                f"{path}.compile_config",
+                None,
+                compile_section=True,
+                depth=depth + 1,
             )
         if "inbound_nodes" in entry:
             nodes_path = f"{path}.inbound_nodes"
-            self.visit(entry["inbound_nodes"], nodes_path, None, compile_section=False, depth=depth + 1)
+            self.visit(
+                entry["inbound_nodes"], nodes_path, None, compile_section=False, depth=depth + 1
+            )
 
     def _visit_lambda_function(self, inner: dict[str, Any], path: str, depth: int) -> None:
         for key in ("function", "output_shape"):
             value = inner.get(key)
             child_path = _join(path, key)
-            if isinstance(value, list) and value and isinstance(value[0], str) and key == "function":
+            if (
+                isinstance(value, list)
+                and value
+                and isinstance(value[0], str)
+                and key == "function"
+            ):
                 # tf-keras .h5 form: [base64 marshal bytecode, defaults, closure]
                 if inner.get("function_type", "lambda") == "lambda":
                     self.found.append(_lambda_reference(child_path))
                 continue
-            if isinstance(value, str) and key == "function" and inner.get("function_type") == "function":
+            if (
+                isinstance(value, str)
+                and key == "function"
+                and inner.get("function_type") == "function"
+            ):
                 self.found.append(_string_reference(value, child_path, "function"))
                 continue
             self.visit(value, child_path, "function", compile_section=False, depth=depth + 1)
@@ -307,7 +340,14 @@ def _legacy_reference(entry: dict[str, Any], path: str, hint: Kind | None) -> Re
     shadows = not custom and kind == "layer" and _shadows_builtin_layer(full_name, entry["config"])
     registered = full_name if ">" in full_name else None
     return Reference(
-        path, kind, None, bare, registered, full_name, custom or shadows, legacy=True,
+        path,
+        kind,
+        None,
+        bare,
+        registered,
+        full_name,
+        custom or shadows,
+        legacy=True,
         shadows_builtin=shadows,
     )
 
@@ -344,7 +384,9 @@ def _class_kind(entry: dict[str, Any], module: str | None, hint: Kind | None) ->
 def _string_reference(name: str, path: str, kind: Kind) -> Reference:
     bare = name.split(">", 1)[-1]
     custom = ">" in name or not _builtins.is_builtin_string(kind, name)
-    return Reference(path, kind, None, bare, name if ">" in name else None, name, custom, legacy=True)
+    return Reference(
+        path, kind, None, bare, name if ">" in name else None, name, custom, legacy=True
+    )
 
 
 def _lambda_reference(path: str) -> Reference:
@@ -352,4 +394,4 @@ def _lambda_reference(path: str) -> Reference:
 
 
 def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if _IDENTIFIER.match(key) else f"{path}[{key!r}]"
+    return f"{path}.{key}" if key.isidentifier() else f"{path}[{key!r}]"

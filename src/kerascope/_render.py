@@ -14,7 +14,11 @@ from ._inspect import CustomObject, Inspection
 
 __all__ = ["render_inspection", "table"]
 
-_FORMAT_NAMES = {"keras": ".keras archive", "keras-dir": "unzipped .keras directory", "h5": "legacy HDF5 (.h5)"}
+_FORMAT_NAMES = {
+    "keras": ".keras archive",
+    "keras-dir": "unzipped .keras directory",
+    "h5": "legacy HDF5 (.h5)",
+}
 _MAX_PATHS = 2
 
 
@@ -25,10 +29,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "
         >>> table(["A", "B"], [["x", "yy"]])
         ['  A  B', '  x  yy']
     """
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
     lines = []
     for row in (headers, *rows):
-        cells = [str(cell).ljust(width) for cell, width in zip(row, widths)]
+        cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)]
         lines.append((indent + "  ".join(cells)).rstrip())
     return lines
 
@@ -83,7 +87,11 @@ def _module_text(obj: CustomObject) -> str:
 
 def _file_line(inspection: Inspection) -> str:
     parts = [_FORMAT_NAMES[inspection.format]]
-    saved = "saved by Keras " + inspection.keras_version if inspection.keras_version else "Keras version not recorded"
+    saved = (
+        "saved by Keras " + inspection.keras_version
+        if inspection.keras_version
+        else "Keras version not recorded"
+    )
     if inspection.date_saved:
         saved += f" on {inspection.date_saved}"
     parts.append(saved)

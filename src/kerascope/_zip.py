@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 __all__ = ["MAX_MEMBERS", "ZipError", "ZipMember", "read_member", "read_members"]
 
@@ -34,8 +33,7 @@ class ZipError(Exception):
     """The archive is truncated, corrupt or uses a feature Keras never writes."""
 
 
-@dataclass(frozen=True)
-class ZipMember:
+class ZipMember(NamedTuple):
     """One entry of the central directory."""
 
     name: str

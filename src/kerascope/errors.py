@@ -19,7 +19,14 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["EXIT_BAD_FILE", "EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "KerascopeError", "ModelFileError"]
+__all__ = [
+    "EXIT_BAD_FILE",
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "KerascopeError",
+    "ModelFileError",
+]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
