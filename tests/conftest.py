@@ -56,5 +56,6 @@ def run_cli(*arguments: str, cwd: Path | None = None) -> subprocess.CompletedPro
         timeout=60,
     )
 
+
 # Model-building scripts and their custom modules are run in subprocesses, never collected.
 collect_ignore = ["fixtures"]

@@ -61,6 +61,7 @@ EXPECTED: dict[str, dict[str, tuple[tuple[str, ...], str | None, tuple[str, ...]
             ),
         ),
     },
+    "shadow": {"Wrapper": (("layer",), "shadow", ("$.config.layers[1]",))},
 }
 
 # In .h5 the compile objects live in training_config, under other names.
@@ -80,6 +81,7 @@ EXPECTED_FINDINGS = {
     ("lambdas", "keras"): {("lambda", "$.config.layers[1].config.function")},
     ("lambdas", "h5"): {("lambda", "$.config.layers[1].config.function")},
     ("main_class", "keras"): {("defined-in-main", "$.config.layers[1]")},
+    ("shadow", "h5"): {("h5-shadowed-builtin", "$.config.layers[1]")},
 }
 
 
