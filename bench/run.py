@@ -96,9 +96,20 @@ LOAD_SCRIPT = (
 MODEL_FILES = ("tiny.keras", "tiny.h5", "big.keras", "big.h5")
 
 
+def user_env() -> dict[str, str]:
+    """The environment of every measured child: inherited, but with bytecode caching on.
+
+    Some shells set PYTHONDONTWRITEBYTECODE; an installed package runs from cached bytecode,
+    so both kerascope and Keras are measured that way (the untimed warm-up writes the cache).
+    """
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def keras_env() -> dict[str, str]:
     """The environment for children that import Keras (everything else inherited unchanged)."""
-    env = dict(os.environ)
+    env = user_env()
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
     path = env.get("PYTHONPATH")
     env["PYTHONPATH"] = str(CUSTOM_LAYER_DIR) + (os.pathsep + path if path else "")
@@ -212,6 +223,10 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f}" if seconds >= 1 else f"{seconds * 1000:.1f}"
 
 
+def megabytes(size: int) -> str:
+    return f"{size / 10**6:.1f}" if size >= 10**6 else f"{size / 10**6:.3f}"
+
+
 def mib(size: int) -> str:
     return f"{size / MIB:.1f}"
 
@@ -226,7 +241,7 @@ def results_table(rows: list[Row]) -> str:
     for row in rows:
         plain, as_json, keras = row["inspect"], row["json"], row["keras"]
         lines.append(
-            f"| {row['file']} | {row['size'] / 10**6:.1f} | {ms(plain['median_s'])} "
+            f"| {row['file']} | {megabytes(row['size'])} | {ms(plain['median_s'])} "
             f"| {ms(as_json['median_s'])} | {ms(keras['median_s'])} "
             f"| {keras['median_s'] / plain['median_s']:.0f}x "
             f"| {mib(plain['peak_max'])} | {mib(as_json['peak_max'])} | {mib(keras['peak_max'])} "
@@ -310,7 +325,8 @@ def render_section(
         f"  .venv/bin/python -c '{LOAD_SCRIPT}' bench/out/FILE > /dev/null",
         "```",
         "",
-        "Each command runs in a fresh process, once untimed as a warm-up, then "
+        "Each command runs in a fresh process (with PYTHONDONTWRITEBYTECODE unset, so both "
+        "tools run from cached bytecode as installed packages do), once untimed as a warm-up, then "
         f"{repeat} times (kerascope) or {keras_repeat} times (keras). Time is the whole process "
         "wall time (`time.perf_counter` around spawn and `os.wait4`); the table shows the median. "
         "Peak memory is the child's `ru_maxrss` from `os.wait4`; the table shows the worst run. "
@@ -362,7 +378,7 @@ def write_benchmarks_md(section: str) -> None:
 def benchmark_file(path: Path, repeat: int, keras_repeat: int) -> Row:
     """Measure the three commands on one model file."""
     print(f"{path.name}: ", end="", flush=True)
-    plain_env = dict(os.environ)
+    plain_env = user_env()
     commands = {
         "inspect": ([str(KERASCOPE), "inspect", str(path)], plain_env, repeat),
         "json": ([str(KERASCOPE), "inspect", str(path), "--json"], plain_env, repeat),

@@ -11,9 +11,14 @@ from __future__ import annotations
 import json
 import os
 from functools import cache
-from typing import Any
+
+from ._record import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
+    "h5_compile_string_fix",
     "h5_layer_accepts",
     "h5_unrestorable_compile_string",
     "is_builtin_class",
@@ -129,3 +134,9 @@ def h5_layer_accepts(class_name: str) -> frozenset[str] | None:
     """Constructor keywords of a built-in layer, or None when unknown."""
     params = _table()["h5_layer_params"].get(class_name)
     return frozenset(params) if params is not None else None
+
+
+def h5_compile_string_fix(name: str) -> str | None:
+    """Measured: the canonical loss name that makes an unrestorable .h5 loss string load."""
+    fix = _table()["h5_compile_string_fixes"].get(name)
+    return str(fix) if fix is not None else None

@@ -3,8 +3,11 @@
 Exit codes (also in README.md):
     0  success
     1  unexpected internal error (a bug: please report it)
-    2  usage error (unknown command or option)
+    2  usage error (unknown command or option, a --from that does not exist)
     3  the file is missing, not a Keras model, truncated or malformed
+    4  custom objects are missing or untrusted (check, load): all are listed
+    5  a source module raised an exception while being imported (load)
+    6  Keras failed although every custom object was provided (load)
 
 The parser is :mod:`argparse` and output is plain text: both are fast to import, which keeps
 ``kerascope inspect`` at a few tens of milliseconds per call.
@@ -69,6 +72,36 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("path", help="a .keras file, an unzipped .keras directory or a .h5 file")
     inspect.add_argument("--json", action="store_true", help="print a JSON document instead")
     inspect.set_defaults(run=_run_inspect)
+    for name, run, summary in (
+        ("check", _run_check, "print where each custom object would come from; import nothing"),
+        ("load", _run_load, "load the model with Keras, providing every custom object"),
+    ):
+        command = commands.add_parser(name, help=summary, description=summary)
+        command.add_argument(
+            "path", help="a .keras file, an unzipped .keras directory or a .h5 file"
+        )
+        command.add_argument(
+            "--from",
+            dest="sources",
+            action="append",
+            default=[],
+            metavar="SOURCE",
+            help="a .py file, directory or module defining custom objects (repeatable)",
+        )
+        command.add_argument(
+            "--trust",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="a package or distribution whose modules the file may name (repeatable)",
+        )
+        command.add_argument(
+            "--compile",
+            choices=("auto", "yes", "no"),
+            default="auto",
+            help="auto: compile when the training objects are available (default)",
+        )
+        command.set_defaults(run=run)
     return parser
 
 
@@ -82,4 +115,35 @@ def _run_inspect(arguments: argparse.Namespace) -> int:
         from ._render import render_inspection
 
         print(render_inspection(inspection))
+    return EXIT_OK
+
+
+def _plan_arguments(arguments: argparse.Namespace) -> dict[str, object]:
+    compile_mode = {"auto": "auto", "yes": True, "no": False}[arguments.compile]
+    return {"sources": arguments.sources, "trust": arguments.trust, "compile": compile_mode}
+
+
+def _run_check(arguments: argparse.Namespace) -> int:
+    from ._load import check
+    from ._render import render_plan
+    from .errors import EXIT_UNRESOLVED
+
+    plan = check(arguments.path, **_plan_arguments(arguments))  # type: ignore[arg-type]
+    print(render_plan(plan))
+    return EXIT_OK if plan.ok else EXIT_UNRESOLVED
+
+
+def _run_load(arguments: argparse.Namespace) -> int:
+    import warnings
+
+    from ._keras import summarize
+    from ._load import KerascopeWarning, check, load_with_plan
+    from ._render import render_plan, render_summary
+
+    plan = check(arguments.path, **_plan_arguments(arguments))  # type: ignore[arg-type]
+    print(render_plan(plan, loading=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", KerascopeWarning)  # the plan already said it
+        model = load_with_plan(plan)
+    print(render_summary(summarize(model)))
     return EXIT_OK

@@ -6,19 +6,23 @@ report can list all of them at once.
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+from ._record import TYPE_CHECKING, Record
+
+if TYPE_CHECKING:
+    from typing import Any, Literal
 
 from . import _builtins
 from ._modelfile import ModelFile
 from ._references import Reference
 
-__all__ = ["SEVERITIES", "Finding", "Severity", "find_findings"]
+__all__ = ["SEVERITIES", "Finding", "find_findings"]
 
-Severity = Literal["info", "warning", "error"]
+if TYPE_CHECKING:
+    Severity = Literal["info", "warning", "error"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "error")
 
 
-class Finding(NamedTuple):
+class Finding(Record):
     """One thing worth telling about a model file.
 
     Attributes:

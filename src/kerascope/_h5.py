@@ -6,7 +6,7 @@ not depend on the size of the weights.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from ._record import Record
 
 __all__ = ["MAX_ATTRIBUTE_BYTES", "H5Contents", "H5ReadError", "read_h5_root"]
 
@@ -18,7 +18,7 @@ class H5ReadError(Exception):
     """h5py could not open the file or read its root attributes."""
 
 
-class H5Contents(NamedTuple):
+class H5Contents(Record):
     """The root of an HDF5 file: selected text attributes and the names of its members."""
 
     attributes: dict[str, str]

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
-from typing import Any, NamedTuple
+
+from ._record import TYPE_CHECKING, Record
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ._modelfile import Format
+    from ._references import Kind
 
 from ._findings import Finding, find_findings
-from ._modelfile import Format, ModelFile, WeightsInfo, read_model_file
-from ._references import Kind, Reference, find_references
+from ._modelfile import ModelFile, WeightsInfo, read_model_file
+from ._references import Reference, find_references
 from .errors import ModelFileError
 
 __all__ = ["JSON_SCHEMA_VERSION", "CustomObject", "Inspection", "inspect"]
@@ -15,7 +22,7 @@ __all__ = ["JSON_SCHEMA_VERSION", "CustomObject", "Inspection", "inspect"]
 JSON_SCHEMA_VERSION = 1
 
 
-class CustomObject(NamedTuple):
+class CustomObject(Record):
     """One custom object a file needs, with every place it is used.
 
     Attributes:
@@ -55,7 +62,7 @@ class CustomObject(NamedTuple):
         }
 
 
-class Inspection(NamedTuple):
+class Inspection(Record):
     """Everything kerascope reads from a model file.
 
     Attributes:

@@ -9,28 +9,33 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Literal, NamedTuple
+
+from ._record import TYPE_CHECKING, Record
+
+if TYPE_CHECKING:
+    from typing import Any, Literal
 
 from ._zip import ZipError, ZipMember, read_member, read_members
 from .errors import ModelFileError
 
-__all__ = ["MAX_CONFIG_BYTES", "Format", "ModelFile", "WeightsInfo", "read_model_file"]
+__all__ = ["MAX_CONFIG_BYTES", "ModelFile", "WeightsInfo", "read_model_file"]
 
-Format = Literal["keras", "keras-dir", "h5"]
+if TYPE_CHECKING:
+    Format = Literal["keras", "keras-dir", "h5"]
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _WEIGHTS_MEMBERS = ("model.weights.h5", "model.weights.npz", "model.weights.json")
 
 
-class WeightsInfo(NamedTuple):
+class WeightsInfo(Record):
     """Where the weights are stored and how many bytes they take (never read)."""
 
     name: str
     size: int
 
 
-class ModelFile(NamedTuple):
+class ModelFile(Record):
     """The configs of a model file, read without running anything.
 
     Attributes:

@@ -10,27 +10,31 @@ it up under; resolving it is a separate step.
 
 from __future__ import annotations
 
-from typing import Any, Literal, NamedTuple
+from ._record import TYPE_CHECKING, Record
+
+if TYPE_CHECKING:
+    from typing import Any, Literal
 
 from . import _builtins
 
-__all__ = ["KINDS", "MAX_DEPTH", "Kind", "Reference", "find_references"]
+__all__ = ["KINDS", "MAX_DEPTH", "Reference", "find_references"]
 
-Kind = Literal[
-    "model",
-    "layer",
-    "loss",
-    "metric",
-    "activation",
-    "initializer",
-    "regularizer",
-    "constraint",
-    "optimizer",
-    "learning-rate schedule",
-    "function",
-    "lambda",
-    "other",
-]
+if TYPE_CHECKING:
+    Kind = Literal[
+        "model",
+        "layer",
+        "loss",
+        "metric",
+        "activation",
+        "initializer",
+        "regularizer",
+        "constraint",
+        "optimizer",
+        "learning-rate schedule",
+        "function",
+        "lambda",
+        "other",
+    ]
 KINDS: tuple[Kind, ...] = (
     "model",
     "layer",
@@ -97,7 +101,7 @@ _STRING_KINDS = frozenset(
 )
 
 
-class Reference(NamedTuple):
+class Reference(Record):
     """One object a model file names, as found in its config.
 
     Attributes:

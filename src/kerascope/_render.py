@@ -10,9 +10,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from ._inspect import CustomObject, Inspection
+from ._record import TYPE_CHECKING
 
-__all__ = ["render_inspection", "table"]
+if TYPE_CHECKING:
+    from ._inspect import CustomObject, Inspection
+    from ._keras import ModelSummary
+    from ._plan import Plan
+
+__all__ = ["render_inspection", "render_plan", "render_summary", "table"]
 
 _FORMAT_NAMES = {
     "keras": ".keras archive",
@@ -121,3 +126,74 @@ def _size(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1000
     return f"{size} B"
+
+
+_ORIGIN_TEXT = {
+    "registry": "registered",
+    "source": "--from",
+    "module": "module in file",
+    "package": "trusted package",
+    "entry-point": "entry point",
+    "keras": "Keras",
+    "compile-fix": "kerascope",
+    "skipped": "skipped",
+    "missing": "MISSING",
+    "untrusted": "UNTRUSTED",
+    "refused": "REFUSED",
+}
+
+
+def render_plan(plan: Plan, *, loading: bool = False) -> str:
+    """The report of ``kerascope check`` (and the first part of ``kerascope load``).
+
+    Example:
+        >>> print(render_plan(kerascope.check("model.h5", sources=["lib.py"])))  # doctest: +SKIP
+    """
+    lines = [_file_line(plan.inspection), ""]
+    rows = [
+        [
+            "<lambda>" if r.object.is_lambda else r.object.key,
+            "/".join(r.object.kinds),
+            _ORIGIN_TEXT[r.origin],
+            r.where if r.problem is None else "-",
+        ]
+        for r in plan.resolutions
+    ]
+    rows += [
+        [
+            alias,
+            "loss",
+            "kerascope",
+            f"keras.losses.{canonical} (Keras cannot restore '{alias}' from .h5)",
+        ]
+        for alias, canonical in plan.compile_fixes.items()
+    ]
+    if rows:
+        lines.append("Custom objects:")
+        lines += table(["NAME", "KIND", "FROM", "WHERE"], rows)
+    else:
+        lines.append("Custom objects: none needed")
+    lines.append("")
+    lines.append(f"Compile: {'yes' if plan.compile else 'no (inference only)'}")
+    lines += [f"Note: {note}" for note in plan.notes]
+    if plan.problems:
+        count = len(plan.problems)
+        lines += ["", f"Cannot load: {count} problem{'s' if count != 1 else ''}"]
+        lines += [
+            "  " + line for problem in plan.problems for line in problem.describe().splitlines()
+        ]
+    elif not loading:
+        lines += ["", "Would load: yes (nothing was imported to find out)"]
+    return "\n".join(lines)
+
+
+def render_summary(summary: ModelSummary) -> str:
+    """What ``kerascope load`` prints about the loaded model."""
+    lines = ["", f"Loaded {summary.class_name} '{summary.name}': {summary.parameters:,} parameters"]
+    if summary.layers:
+        lines += table(["LAYER", "CLASS"], [list(layer) for layer in summary.layers])
+    if summary.compiled:
+        lines.append(f"Compiled: loss {summary.loss}, optimizer {summary.optimizer}")
+    else:
+        lines.append("Not compiled")
+    return "\n".join(lines)

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import BinaryIO, NamedTuple
+
+from ._record import TYPE_CHECKING, Record
+
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 __all__ = ["MAX_MEMBERS", "ZipError", "ZipMember", "read_member", "read_members"]
 
@@ -33,7 +37,7 @@ class ZipError(Exception):
     """The archive is truncated, corrupt or uses a feature Keras never writes."""
 
 
-class ZipMember(NamedTuple):
+class ZipMember(Record):
     """One entry of the central directory."""
 
     name: str

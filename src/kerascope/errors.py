@@ -4,9 +4,18 @@ Every error kerascope raises on purpose derives from :class:`KerascopeError` and
 code the command-line tool uses for it, so the CLI can print one line and exit without a
 traceback. Each subclass also inherits the builtin exception a Python caller would expect::
 
-    KerascopeError(Exception)                  exit 1
-    └── ModelFileError(KerascopeError, ValueError)   exit 3: the file is missing, not a
-                                                      Keras model, truncated or malformed
+    KerascopeError(Exception)                               exit 1
+    ├── SourceError(KerascopeError, ValueError)             exit 2: a --from source is not a
+    │                                                        file, directory or module
+    ├── ModelFileError(KerascopeError, ValueError)          exit 3: the file is missing, not a
+    │                                                        Keras model, truncated or malformed
+    ├── UnresolvedObjectsError(KerascopeError, LookupError)  exit 4: custom objects missing or
+    │                                                        untrusted; lists every one
+    ├── SourceImportError(KerascopeError, ImportError)      exit 5: a source module failed on
+    │                                                        import
+    ├── KerasLoadError(KerascopeError, RuntimeError)        exit 6: Keras failed although every
+    │                                                        object was provided
+    └── RegistryError(KerascopeError, ValueError)           exit 1: two objects under one name
 
 Example:
     >>> import kerascope
@@ -19,19 +28,33 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from ._record import Record
+
 __all__ = [
     "EXIT_BAD_FILE",
     "EXIT_ERROR",
     "EXIT_OK",
+    "EXIT_UNRESOLVED",
     "EXIT_USAGE",
+    "KerasLoadError",
     "KerascopeError",
     "ModelFileError",
+    "Problem",
+    "RegistryError",
+    "SourceError",
+    "SourceImportError",
+    "UnresolvedObjectsError",
 ]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_BAD_FILE = 3
+EXIT_UNRESOLVED = 4
+EXIT_SOURCE_IMPORT = 5
+EXIT_KERAS = 6
 
 
 class KerascopeError(Exception):
@@ -63,3 +86,131 @@ class ModelFileError(KerascopeError, ValueError):
         self.path = path
         self.problem = problem
         super().__init__(f"{path}: {problem}")
+
+
+class SourceError(KerascopeError, ValueError):
+    """A source given with ``--from`` / ``sources=`` is not a file, directory or module.
+
+    Example:
+        >>> SourceError("--from 'lib.py': no such file, directory or importable module").exit_code
+        2
+    """
+
+    exit_code = EXIT_USAGE
+
+
+class Problem(Record):
+    """One reason a model cannot be loaded as asked, with where it is used and the fix.
+
+    Attributes:
+        key: The name Keras looks the object up under (``"mypkg>Scale"``).
+        kind: What it is used as (``"layer"``, ``"loss"`` ...).
+        json_paths: Every place in the config that uses it.
+        reason: ``missing``, ``untrusted``, ``refused``, ``import-cycle``, a finding code ...
+        message: What is wrong.
+        fix: The command-line option or argument that fixes it.
+        candidates: Close names found in the sources, or distributions providing the module.
+    """
+
+    key: str
+    kind: str
+    json_paths: tuple[str, ...]
+    reason: str
+    message: str
+    fix: str
+    candidates: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """Two lines for a report.
+
+        Example:
+            >>> print(Problem("Scale", "layer", ("$.config.layers[1]",), "missing",
+            ...               "not found", "--from layers.py").describe())
+            - 'Scale' (layer) at $.config.layers[1]: not found
+                fix: --from layers.py
+        """
+        where = ""
+        if self.json_paths:
+            more = f" (+{len(self.json_paths) - 2} more)" if len(self.json_paths) > 2 else ""
+            where = " at " + ", ".join(self.json_paths[:2]) + more
+        return f"- '{self.key}' ({self.kind}){where}: {self.message}\n    fix: {self.fix}"
+
+
+class UnresolvedObjectsError(KerascopeError, LookupError):
+    """Everything that stops a model from loading, listed at once.
+
+    Attributes:
+        path: The model file.
+        problems: One :class:`Problem` per missing or untrusted object (and other blockers).
+
+    Example:
+        >>> problem = Problem("a", "loss", (), "missing", "x", "y")
+        >>> error = UnresolvedObjectsError("m.keras", [problem])
+        >>> error.exit_code, len(error.problems)
+        (4, 1)
+    """
+
+    exit_code = EXIT_UNRESOLVED
+
+    def __init__(self, path: str, problems: Sequence[Problem]) -> None:
+        self.path = path
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        lines = [f"{path} cannot be loaded: {count} problem{'s' if count != 1 else ''}"]
+        lines += [problem.describe() for problem in self.problems]
+        super().__init__("\n".join(lines))
+
+
+class SourceImportError(KerascopeError, ImportError):
+    """A module that defines a needed object raised an exception while being imported.
+
+    Example:
+        >>> SourceImportError("layers", "importing 'layers' failed: NameError: x").exit_code
+        5
+    """
+
+    exit_code = EXIT_SOURCE_IMPORT
+
+    def __init__(self, module: str, message: str) -> None:
+        self.module = module
+        super().__init__(message)
+
+
+class KerasLoadError(KerascopeError, RuntimeError):
+    """Keras failed to build the model although kerascope provided every object.
+
+    The message keeps Keras's own final explanation and drops the kilobytes of config Keras
+    embeds in it.
+
+    Example:
+        >>> KerasLoadError("m.keras", ValueError("bad")).exit_code
+        6
+    """
+
+    exit_code = EXIT_KERAS
+
+    def __init__(self, path: str, error: BaseException) -> None:
+        self.path = path
+        self.keras_error = error
+        super().__init__(f"{path}: Keras failed to load it: {_essence(error)}")
+
+
+class RegistryError(KerascopeError, ValueError):
+    """Two different objects were registered under one name.
+
+    Example:
+        >>> RegistryError("'mypkg>Scale' is already registered").exit_code
+        1
+    """
+
+
+def _essence(error: BaseException) -> str:
+    text = str(error)
+    marker = "Exception encountered: "
+    if marker in text:
+        text = text.rsplit(marker, 1)[1]
+    for cut in (" Full object config:", "\n\nconfig="):
+        if cut in text:
+            text = text.split(cut, 1)[0]
+    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return f"{type(error).__name__}: {first[:500]}"

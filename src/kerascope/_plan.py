@@ -1,0 +1,430 @@
+"""The loading plan: where every custom object of a file will come from, decided before any
+user code runs.
+
+For each custom object the file needs, the places are tried in this order (Keras's own order is
+scope, then global registry, then ``custom_objects``; kerascope fills ``custom_objects``):
+
+1. objects already registered in this process (kerascope's registry, Keras's global registry);
+2. the sources the user names (``--from`` / ``sources=``), found by static analysis;
+3. the ``module`` recorded in a ``.keras`` config: Keras's own packages are imported by Keras;
+   any other module only when its package is trusted;
+4. trusted packages, searched statically by name (for ``.h5`` files and functions, which record
+   no module);
+5. modules installed packages declare in the ``kerascope.modules`` entry-point group (trusted
+   distributions only).
+
+Nothing here imports user code or Keras: the plan is data, and ``kerascope check`` prints it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Sequence
+
+from ._record import TYPE_CHECKING, Record
+
+if TYPE_CHECKING:
+    from typing import Literal
+
+from . import _builtins, _sources
+from ._entrypoints import declared_modules
+from ._inspect import CustomObject, Inspection, inspect
+from ._keras import keras_registered
+from ._registry import REGISTRY
+from ._trust import TrustPolicy, distributions_providing
+from .errors import Problem
+
+__all__ = ["Plan", "Resolution", "make_plan"]
+
+if TYPE_CHECKING:
+    CompileMode = Literal["auto", True, False]
+if TYPE_CHECKING:
+    Origin = Literal[
+        "registry",  # already registered in this process
+        "source",  # a --from source
+        "module",  # the module named in the file, trusted
+        "package",  # found by name in a trusted package
+        "entry-point",  # a module declared by a trusted installed package
+        "keras",  # a Keras package (keras_hub, ...) that Keras imports itself
+        "compile-fix",  # a built-in loss Keras fails to restore from .h5: kerascope supplies it
+        "skipped",  # training-only, not needed because the model is loaded without compiling
+        "missing",
+        "untrusted",
+        "refused",  # Lambda bytecode in safe mode
+    ]
+_PROBLEMS = frozenset({"missing", "untrusted", "refused"})
+_TRAINING_ROOTS = ("$.compile_config", "$.training_config")
+
+
+class Resolution(Record):
+    """Where one custom object will come from.
+
+    Attributes:
+        object: The custom object, as inspect groups it.
+        origin: Which kind of place provides it (see :data:`Origin`).
+        where: Human-readable place: ``custom_layer.py:5``, ``module tcn.tcn`` ...
+        module: The module to import for it (None when nothing is imported).
+        root: A directory to put on ``sys.path`` to import ``module``, for sources.
+        attribute: The name to take from ``module``.
+        problem: Why it cannot be provided, when ``origin`` is missing, untrusted or refused.
+    """
+
+    object: CustomObject
+    origin: Origin
+    where: str
+    module: str | None = None
+    root: str | None = None
+    attribute: str | None = None
+    problem: Problem | None = None
+
+    @property
+    def training_only(self) -> bool:
+        """Used only by the compile configuration (loss, metrics, optimizer)."""
+        return all(path.startswith(_TRAINING_ROOTS) for path in self.object.json_paths)
+
+
+class Plan(Record):
+    """Everything kerascope will do to load a file, decided without running anything.
+
+    Attributes:
+        inspection: What the file contains.
+        resolutions: One per custom object, in the order inspect lists them.
+        compile: Whether Keras will be asked to compile the model.
+        compile_fixes: ``custom_objects`` entries that repair losses Keras cannot restore from
+            .h5: alias -> canonical Keras loss name.
+        problems: Everything that stops the load, all at once.
+        notes: What the user should know (training-only objects skipped, and the like).
+    """
+
+    inspection: Inspection
+    resolutions: tuple[Resolution, ...]
+    compile: bool
+    compile_fixes: dict[str, str]
+    problems: tuple[Problem, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when loading would not stop on anything kerascope can see."""
+        return not self.problems
+
+    def untrusted(self) -> list[Resolution]:
+        """The objects whose modules need trusting before they can be imported."""
+        return [resolution for resolution in self.resolutions if resolution.origin == "untrusted"]
+
+
+def make_plan(
+    path: str | os.PathLike[str],
+    sources: Sequence[str | os.PathLike[str]] = (),
+    trust: Iterable[str] = (),
+    *,
+    compile: CompileMode = "auto",
+    safe_mode: bool = True,
+) -> Plan:
+    """Decide, without importing user code, where each custom object of ``path`` comes from.
+
+    Example:
+        >>> plan = make_plan("my_model.h5", sources=["custom_layer.py"])  # doctest: +SKIP
+        >>> [(r.object.key, r.origin, r.where) for r in plan.resolutions]  # doctest: +SKIP
+        [('MyCustomLayer', 'source', 'custom_layer.py:6')]
+    """
+    inspection = inspect(path)
+    finder = _Finder(_sources.index_sources(sources), TrustPolicy(trust))
+    compile_fixes, unfixable = _compile_strings(inspection)
+    resolutions = []
+    for obj in inspection.custom_objects:
+        if compile is False and _only_training(obj):
+            resolutions.append(Resolution(obj, "skipped", "not needed without compiling"))
+        elif obj.is_lambda and not safe_mode:
+            resolutions.append(
+                Resolution(obj, "registry", "bytecode in the file (safe_mode=False)")
+            )
+        else:
+            resolutions.append(finder.resolve(obj))
+    compile_flag, notes, problems = _decide_compile(compile, resolutions, unfixable)
+    if not compile_flag:
+        compile_fixes = {}
+    problems += _blocking_findings(inspection)
+    problems += finder.cycle_problems(resolutions)
+    return Plan(
+        inspection, tuple(resolutions), compile_flag, compile_fixes, tuple(problems), tuple(notes)
+    )
+
+
+def _only_training(obj: CustomObject) -> bool:
+    return all(path.startswith(_TRAINING_ROOTS) for path in obj.json_paths)
+
+
+def _compile_strings(inspection: Inspection) -> tuple[dict[str, str], list[str]]:
+    fixes: dict[str, str] = {}
+    unfixable: list[str] = []
+    for finding in inspection.findings:
+        if finding.code != "h5-unrestorable-compile-string" or finding.json_path is None:
+            continue
+        reference = next(r for r in inspection.references if r.json_path == finding.json_path)
+        canonical = _builtins.h5_compile_string_fix(reference.key)
+        if canonical is not None and reference.kind == "loss":
+            fixes[reference.key] = canonical
+        else:
+            unfixable.append(f"{reference.kind} '{reference.key}'")
+    return fixes, unfixable
+
+
+def _decide_compile(
+    compile: CompileMode, resolutions: list[Resolution], unfixable: list[str]
+) -> tuple[bool, list[str], list[Problem]]:
+    if compile is False:
+        return False, [], _problems(resolutions)
+    failing = [r for r in resolutions if r.problem is not None]
+    training_failures = [r for r in failing if r.training_only]
+    if (
+        compile == "auto"
+        and (unfixable or training_failures)
+        and len(training_failures) == len(failing)
+    ):
+        reasons = [f"{r.object.kinds[0]} '{r.object.key}' ({r.origin})" for r in training_failures]
+        reasons += [f"{item} (Keras cannot restore it from .h5)" for item in unfixable]
+        note = (
+            "loading without compiling (inference only): the training configuration needs "
+            + ", ".join(reasons)
+            + "; pass compile=True to require them"
+        )
+        for index, resolution in enumerate(resolutions):
+            if resolution in training_failures:
+                resolutions[index] = resolution._replace(origin="skipped", problem=None)
+        return False, [note], []
+    problems = _problems(resolutions)
+    for item in unfixable:
+        problems.append(
+            Problem(
+                key=item.split("'")[1],
+                kind=item.split(" ")[0],
+                json_paths=(),
+                reason="unrestorable",
+                message=f"Keras 3.15 cannot restore the {item} from .h5",
+                fix="load with compile=False (or compile='auto') and compile again",
+            )
+        )
+    return True, [], problems
+
+
+def _problems(resolutions: list[Resolution]) -> list[Problem]:
+    return [r.problem for r in resolutions if r.problem is not None]
+
+
+def _blocking_findings(inspection: Inspection) -> list[Problem]:
+    return [
+        Problem(
+            key=inspection.model_class,
+            kind="model",
+            json_paths=(finding.json_path or "$",),
+            reason=finding.code,
+            message=finding.message,
+            fix=finding.fix,
+        )
+        for finding in inspection.findings
+        if finding.severity == "error"
+    ]
+
+
+class _Finder:
+    """Looks one custom object up in each place, in order."""
+
+    def __init__(self, index: _sources.SourceIndex, trust: TrustPolicy) -> None:
+        self.index = index
+        self.trust = trust
+        self._package_indexes: dict[str, _sources.SourceIndex | None] = {}
+
+    def resolve(self, obj: CustomObject) -> Resolution:
+        if obj.is_lambda:
+            return _problem(
+                obj,
+                "refused",
+                "a Lambda layer's Python bytecode, which safe mode refuses",
+                "replace the Lambda with a registered layer class; only if you trust this file, "
+                "load with safe_mode=False",
+            )
+        return (
+            self._registered(obj)
+            or self._from_sources(obj)
+            or self._from_recorded_module(obj)
+            or self._from_trusted_packages(obj)
+            or self._from_entry_points(obj)
+            or self._missing(obj)
+        )
+
+    def _registered(self, obj: CustomObject) -> Resolution | None:
+        found = REGISTRY.find(obj.key)
+        if found is not None:
+            return Resolution(obj, "registry", f"registered {found.module}.{found.qualname}")
+        registered = keras_registered(obj.key)
+        if registered is not None:
+            where = (
+                f"{getattr(registered, '__module__', '?')}.{getattr(registered, '__name__', '?')}"
+            )
+            return Resolution(obj, "registry", f"registered with Keras: {where}")
+        return None
+
+    def _from_sources(self, obj: CustomObject) -> Resolution | None:
+        found = self.index.find(obj.key)
+        if not found:
+            return None
+        matching = [d for d in found if d.module == obj.module] or found
+        definition = matching[0]
+        return Resolution(
+            obj,
+            "source",
+            f"{_relative(definition.path)}:{definition.lineno}",
+            module=definition.module,
+            root=definition.root,
+            attribute=definition.name,
+        )
+
+    def _from_recorded_module(self, obj: CustomObject) -> Resolution | None:
+        module = obj.module
+        if not module or module == "builtins":
+            return None
+        if _builtins.is_importable_keras_package(module):
+            if _sources.locate_module(module) is None:
+                return _problem(
+                    obj,
+                    "missing",
+                    f"module '{module}' (a Keras package) is not installed",
+                    f"pip install {module.split('.')[0].replace('_', '-')}",
+                )
+            return Resolution(obj, "keras", f"module {module} (Keras imports it)")
+        path = _sources.locate_module(module)
+        if path is None:
+            return None
+        if not self.trust.trusts_module(module):
+            return _untrusted(obj, module)
+        return Resolution(
+            obj, "module", f"module {module}", module=module, attribute=obj.class_name
+        )
+
+    def _from_trusted_packages(self, obj: CustomObject) -> Resolution | None:
+        for name in self.trust.names:
+            index = self._package_index(name)
+            if index is None:
+                continue
+            found = index.find(obj.key)
+            if found:
+                definition = found[0]
+                return Resolution(
+                    obj,
+                    "package",
+                    f"{definition.module}:{definition.lineno} (trusted {name})",
+                    module=definition.module,
+                    attribute=definition.name,
+                )
+        return None
+
+    def _from_entry_points(self, obj: CustomObject) -> Resolution | None:
+        for declared in declared_modules():
+            index = self._package_index(declared.module)
+            if index is None or not index.find(obj.key):
+                continue
+            definition = index.find(obj.key)[0]
+            if not (
+                self.trust.trusts_distribution(declared.distribution)
+                or self.trust.trusts_module(definition.module)
+            ):
+                return _untrusted(obj, definition.module, declared.distribution)
+            return Resolution(
+                obj,
+                "entry-point",
+                f"module {definition.module} (declared by {declared.distribution})",
+                module=definition.module,
+                attribute=definition.name,
+            )
+        return None
+
+    def _package_index(self, name: str) -> _sources.SourceIndex | None:
+        if name not in self._package_indexes:
+            index = None
+            if all(part.isidentifier() for part in name.split(".")) and _sources.locate_module(
+                name
+            ):
+                try:
+                    index = _sources.index_sources([name])
+                except Exception:  # a trusted name that is a distribution, not a package
+                    index = None
+            self._package_indexes[name] = index
+        return self._package_indexes[name]
+
+    def _missing(self, obj: CustomObject) -> Resolution:
+        names = self.index.names() + list(REGISTRY.get_all())
+        close = tuple(difflib.get_close_matches(obj.key, names, n=3, cutoff=0.75))
+        if obj.module and obj.module != "builtins":
+            distributions = distributions_providing(obj.module)
+            reason = f"the file says it comes from module '{obj.module}', which is not installed"
+            if distributions:
+                reason = f"module '{obj.module}' is not importable"
+        elif obj.module is None and not obj.registered_name and "(" not in obj.key:
+            reason = "not found in the sources given"
+            if any(path.startswith("$.config") or path == "$" for path in obj.json_paths):
+                reason += " (the file records no module for it)"
+        else:
+            reason = "not found in the sources given (the file records no module for it)"
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        fix = (
+            f"point kerascope at the code that defines '{obj.class_name}': --from FILE.py, "
+            f"a directory or a module (Python: sources=['...'])"
+        )
+        return _problem(obj, "missing", reason + hint, fix, close)
+
+    def cycle_problems(self, resolutions: Sequence[Resolution]) -> list[Problem]:
+        modules = [r.module for r in resolutions if r.origin == "source" and r.module]
+        problems = []
+        for cycle in _sources.import_cycles(self.index, modules):
+            chain = " -> ".join((*cycle, cycle[0]))
+            problems.append(
+                Problem(
+                    key=cycle[0],
+                    kind="module",
+                    json_paths=(),
+                    reason="import-cycle",
+                    message=f"the source modules import each other in a cycle: {chain}",
+                    fix="move the shared definitions into a module both import, or import "
+                    "inside the function that needs it",
+                )
+            )
+        return problems
+
+
+def _problem(
+    obj: CustomObject, origin: Origin, message: str, fix: str, candidates: tuple[str, ...] = ()
+) -> Resolution:
+    problem = Problem(
+        key=obj.key,
+        kind="/".join(obj.kinds),
+        json_paths=obj.json_paths,
+        reason=origin,
+        message=message,
+        fix=fix,
+        candidates=candidates,
+    )
+    return Resolution(obj, origin, message, problem=problem)
+
+
+def _untrusted(obj: CustomObject, module: str, distribution: str | None = None) -> Resolution:
+    package = module.split(".", maxsplit=1)[0]
+    distributions = [distribution] if distribution else distributions_providing(package)
+    name = distributions[0] if distributions else package
+    provided = f" (distribution {', '.join(distributions)})" if distributions else ""
+    return _problem(
+        obj,
+        "untrusted",
+        f"defined in module '{module}'{provided}, which is not trusted",
+        f"--trust {name} (Python: trust=[{name!r}])",
+        tuple(distributions),
+    )
+
+
+def _relative(path: str) -> str:
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if relative.startswith("..") else relative

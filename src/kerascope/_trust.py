@@ -1,0 +1,97 @@
+"""The trust policy: which modules named by a model file kerascope may import.
+
+Trust is a list of names. Each is an import package (``tcn``) or a distribution name
+(``keras-tcn``); a distribution stands for the top-level packages it installs. Keras's own
+packages are trusted by default, as Keras itself imports them. Sources the user names with
+``--from`` are trusted separately: the user pointed at them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import cache
+
+__all__ = ["DEFAULT_TRUSTED", "TrustPolicy", "distributions_providing", "normalize_distribution"]
+
+DEFAULT_TRUSTED = ("keras", "keras_hub", "keras_nlp", "keras_cv")
+
+
+def normalize_distribution(name: str) -> str:
+    """The PEP 503 form of a distribution name.
+
+    Example:
+        >>> normalize_distribution("Keras_TCN")
+        'keras-tcn'
+    """
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+class TrustPolicy:
+    """Decides whether a module may be imported.
+
+    Example:
+        >>> policy = TrustPolicy(["mylayers"])
+        >>> policy.trusts_module("mylayers.blocks"), policy.trusts_module("os")
+        (True, False)
+    """
+
+    def __init__(self, names: Iterable[str] = ()) -> None:
+        self.names = tuple(dict.fromkeys(name.strip() for name in names if name.strip()))
+        self._packages: frozenset[str] | None = None
+
+    @property
+    def packages(self) -> frozenset[str]:
+        """Trusted top-level packages: defaults, names, and what named distributions install."""
+        if self._packages is None:
+            packages = set(DEFAULT_TRUSTED)
+            for name in self.names:
+                packages.add(name.split(".")[0])
+                packages.update(_distribution_packages(normalize_distribution(name)))
+            self._packages = frozenset(packages)
+        return self._packages
+
+    def trusts_module(self, module: str) -> bool:
+        """Is ``module`` inside a trusted top-level package?"""
+        return module.split(".", maxsplit=1)[0] in self.packages
+
+    def trusts_distribution(self, distribution: str) -> bool:
+        """Was this distribution, or one of its packages, named as trusted?"""
+        wanted = normalize_distribution(distribution)
+        if wanted in {normalize_distribution(name) for name in self.names}:
+            return True
+        return bool(_distribution_packages(wanted) & self.packages - set(DEFAULT_TRUSTED))
+
+
+@cache
+def _distribution_packages(distribution: str) -> frozenset[str]:
+    """Top-level import packages an installed distribution provides (empty if not installed)."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        return frozenset()
+    top_level = dist.read_text("top_level.txt")
+    if top_level:
+        return frozenset(line.strip() for line in top_level.splitlines() if line.strip())
+    packages = set()
+    for file in dist.files or ():
+        parts = file.parts
+        if len(parts) > 1 and not parts[0].endswith((".dist-info", ".egg-info", ".data")):
+            packages.add(parts[0])
+        elif len(parts) == 1 and parts[0].endswith(".py"):
+            packages.add(parts[0][:-3])
+    return frozenset(name for name in packages if name.isidentifier())
+
+
+def distributions_providing(package: str) -> list[str]:
+    """Installed distributions that provide a top-level import package.
+
+    Example:
+        >>> distributions_providing("h5py")
+        ['h5py']
+    """
+    from importlib import metadata
+
+    return sorted(set(metadata.packages_distributions().get(package.split(".", maxsplit=1)[0], [])))
