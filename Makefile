@@ -25,6 +25,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+	$(PY) bench/load.py
 
 # Regenerate the table of Keras built-in names from the installed Keras.
 builtins: $(STAMP)

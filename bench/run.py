@@ -11,7 +11,9 @@ Run from the repository root with ``make bench`` (or ``.venv/bin/python bench/ru
 2. For every file, time whole fresh processes: ``kerascope inspect FILE``,
    ``kerascope inspect FILE --json`` and a ``python -c`` that calls ``keras.saving.load_model``.
    ``bench/measure.py`` starts them and reads each one's wall time (``time.perf_counter``) and
-   peak RSS (``ru_maxrss`` from ``os.wait4``, KiB on Linux); see that file for why.
+   peak RSS (``ru_maxrss`` from ``os.wait4``, KiB on Linux); see that file for why. The runs of
+   the three commands are interleaved (round robin, the few keras runs spread evenly among the
+   rounds), so that a slow period of this noisy machine hits every command alike.
 3. Print a table, check the project targets and replace the section
    ``## inspect vs keras.saving.load_model`` in ``BENCHMARKS.md``.
 """
@@ -155,6 +157,22 @@ def build_models(rebuild: bool) -> list[Path]:
     return paths
 
 
+def summarize(runs: list[tuple[float, int, int]], stderr: str) -> Measurement:
+    """Median, min and max time and median and max peak RSS of (seconds, peak bytes, code) runs."""
+    times = [seconds for seconds, _, _ in runs]
+    peaks = [peak for _, peak, _ in runs]
+    return {
+        "runs": len(runs),
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "max_s": max(times),
+        "peak_median": int(statistics.median(peaks)),
+        "peak_max": max(peaks),
+        "codes": sorted({code for _, _, code in runs}),
+        "stderr": stderr,
+    }
+
+
 def measure(command: list[str], env: dict[str, str], repeat: int) -> Measurement:
     """Run ``command`` in fresh processes, once untimed (warm-up) then ``repeat`` times.
 
@@ -164,19 +182,50 @@ def measure(command: list[str], env: dict[str, str], repeat: int) -> Measurement
     helper = [str(PYTHON), "-S", str(MEASURE), str(repeat + 1), *command]
     result = subprocess.run(helper, env=env, capture_output=True, text=True, check=True)
     runs = [line.split() for line in result.stdout.splitlines()][1:]  # drop the warm-up
-    times = [float(seconds) for seconds, _, _ in runs]
-    peaks = [int(kib) * 1024 for _, kib, _ in runs]
-    codes = sorted({int(code) for _, _, code in runs})
-    return {
-        "runs": repeat,
-        "median_s": statistics.median(times),
-        "min_s": min(times),
-        "max_s": max(times),
-        "peak_median": int(statistics.median(peaks)),
-        "peak_max": max(peaks),
-        "codes": codes,
-        "stderr": result.stderr.strip(),
-    }
+    parsed = [(float(seconds), int(kib) * 1024, int(code)) for seconds, kib, code in runs]
+    return summarize(parsed, result.stderr.strip())
+
+
+def run_once(command: list[str], env: dict[str, str]) -> tuple[float, int, int, str]:
+    """Run ``command`` once through ``bench/measure.py``: (seconds, peak bytes, code, stderr)."""
+    helper = [str(PYTHON), "-S", str(MEASURE), "1", *command]
+    result = subprocess.run(helper, env=env, capture_output=True, text=True, check=True)
+    seconds, kib, code = result.stdout.split()
+    return float(seconds), int(kib) * 1024, int(code), result.stderr.strip()
+
+
+def spread_rounds(runs: int, rounds: int) -> set[int]:
+    """The ``runs`` rounds, out of ``rounds``, in which a command runs: spread evenly."""
+    return {r for r in range(rounds) if (r + 1) * runs // rounds > r * runs // rounds}
+
+
+def measure_interleaved(
+    commands: dict[str, tuple[list[str], dict[str, str], int]],
+) -> dict[str, Measurement]:
+    """Run several commands in fresh processes, interleaved, once untimed each first (warm-up).
+
+    Each entry is key -> (command, env, timed runs). The timed runs go in rounds: each round runs
+    every command that has a run due in it, starting one command later than the round before, so
+    slow periods of the machine hit all commands alike. A command with fewer runs than there are
+    rounds runs in evenly spread rounds. Each run is started through ``bench/measure.py``.
+    """
+    for command, env, _ in commands.values():
+        run_once(command, env)  # warm-up (and bytecode cache), untimed
+    rounds = max(runs for _, _, runs in commands.values())
+    due = {key: spread_rounds(runs, rounds) for key, (_, _, runs) in commands.items()}
+    keys = list(commands)
+    results: dict[str, list[tuple[float, int, int]]] = {key: [] for key in keys}
+    stderr: dict[str, list[str]] = {key: [] for key in keys}
+    for r in range(rounds):
+        for key in keys[r % len(keys) :] + keys[: r % len(keys)]:
+            if r not in due[key]:
+                continue
+            command, env, _ = commands[key]
+            seconds, peak, code, text = run_once(command, env)
+            results[key].append((seconds, peak, code))
+            if text and text not in stderr[key]:
+                stderr[key].append(text)
+    return {key: summarize(results[key], "\n".join(stderr[key])) for key in keys}
 
 
 def check_json_output(path: Path) -> str | None:
@@ -327,7 +376,10 @@ def render_section(
         "",
         "Each command runs in a fresh process (with PYTHONDONTWRITEBYTECODE unset, so both "
         "tools run from cached bytecode as installed packages do), once untimed as a warm-up, then "
-        f"{repeat} times (kerascope) or {keras_repeat} times (keras). Time is the whole process "
+        f"{repeat} times (kerascope) or {keras_repeat} times (keras). The runs are interleaved: "
+        "for each file the commands run round robin (the keras runs spread evenly among the "
+        "rounds), so that slow periods of this noisy 2-core machine hit all commands alike. "
+        "Time is the whole process "
         "wall time (`time.perf_counter` around spawn and `os.wait4`); the table shows the median. "
         "Peak memory is the child's `ru_maxrss` from `os.wait4`; the table shows the worst run. "
         "Ratios are keras / `kerascope inspect` (median time, worst peak). "
@@ -356,14 +408,16 @@ def render_section(
     return "\n".join(parts) + "\n"
 
 
-def write_benchmarks_md(section: str) -> None:
-    """Replace our section of BENCHMARKS.md, keeping any other section; create it if missing."""
+def write_benchmarks_md(section: str, heading: str) -> None:
+    """Replace the section under ``heading`` (a ``## `` line, the first line of ``section``) in
+    BENCHMARKS.md, keeping every other section; append it if missing, create the file if need be.
+    """
     if not BENCHMARKS_MD.exists():
         intro = "# Benchmarks\n\nRun them with `make bench` (results are written here).\n\n"
         BENCHMARKS_MD.write_text(intro + section)
         return
     lines = BENCHMARKS_MD.read_text().splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == heading), None)
     if start is None:
         text = "".join(lines).rstrip("\n") + "\n\n" + section
     else:
@@ -376,7 +430,7 @@ def write_benchmarks_md(section: str) -> None:
 
 
 def benchmark_file(path: Path, repeat: int, keras_repeat: int) -> Row:
-    """Measure the three commands on one model file."""
+    """Measure the three commands on one model file, interleaved."""
     print(f"{path.name}: ", end="", flush=True)
     plain_env = user_env()
     commands = {
@@ -389,8 +443,7 @@ def benchmark_file(path: Path, repeat: int, keras_repeat: int) -> Row:
     problem = check_json_output(path)
     if problem:
         problems["output check of `inspect --json`"] = problem
-    for key, (command, env, runs) in commands.items():
-        result = measure(command, env, runs)
+    for key, result in measure_interleaved(commands).items():
         row[key] = result
         # kerascope should print nothing on stderr; Keras prints warnings, so only failures count
         if result["codes"] != [0] or (key != "keras" and result["stderr"]):
@@ -403,7 +456,7 @@ def benchmark_file(path: Path, repeat: int, keras_repeat: int) -> Row:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7, help="timed runs per kerascope command")
+    parser.add_argument("--repeat", type=int, default=21, help="timed runs per kerascope command")
     parser.add_argument("--keras-repeat", type=int, default=3, help="timed runs of load_model")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the models")
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
@@ -427,7 +480,7 @@ def main() -> int:
     print()
     print(section)
     if not arguments.no_write:
-        write_benchmarks_md(section)
+        write_benchmarks_md(section, SECTION)
         print(f"wrote {BENCHMARKS_MD.relative_to(REPO)}")
     return 1 if any(row["problems"] for row in rows) else 0
 

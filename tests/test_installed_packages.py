@@ -232,3 +232,19 @@ def test_check_lists_the_plan_without_importing(site: Path, models: Path) -> Non
     )
     assert result.returncode == 4
     assert "--trust tiny-layers" in result.stdout
+
+
+def test_untrusted_lists_what_to_review(site: Path, models: Path) -> None:
+    code = (
+        "import sys, kerascope\n"
+        "print([r.object.key for r in kerascope.untrusted(sys.argv[1])],"
+        " [r.object.key for r in kerascope.untrusted(sys.argv[1], trust=['tiny-layers'])])"
+    )
+    result = subprocess.run(
+        [PYTHON, "-c", code, str(models / "tiny.keras")],
+        env=_env(site),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.stdout.strip() == "['tinylayers>Gain'] []", result.stderr[-2000:]

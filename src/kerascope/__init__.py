@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ._load import KerascopeWarning, check, load_model, untrusted
     from ._plan import Plan, Resolution
     from ._registry import REGISTRY, Registry, register
+    from ._scan import ScanFinding, ScanReport, scan
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -56,6 +57,8 @@ __all__ = [
     "Registry",
     "RegistryError",
     "Resolution",
+    "ScanFinding",
+    "ScanReport",
     "SourceError",
     "SourceImportError",
     "UnresolvedObjectsError",
@@ -64,6 +67,7 @@ __all__ = [
     "inspect",
     "load_model",
     "register",
+    "scan",
     "untrusted",
 ]
 
@@ -81,6 +85,9 @@ _LAZY = {
     "REGISTRY": "._registry",
     "Registry": "._registry",
     "register": "._registry",
+    "scan": "._scan",
+    "ScanFinding": "._scan",
+    "ScanReport": "._scan",
 }
 
 

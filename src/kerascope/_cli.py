@@ -8,6 +8,8 @@ Exit codes (also in README.md):
     4  custom objects are missing or untrusted (check, load): all are listed
     5  a source module raised an exception while being imported (load)
     6  Keras failed although every custom object was provided (load)
+    7  scan: the highest finding is low or medium (review before loading)
+    8  scan: at least one high finding (kerascope refuses to load the file)
 
 The parser is :mod:`argparse` and output is plain text: both are fast to import, which keeps
 ``kerascope inspect`` at a few tens of milliseconds per call.
@@ -96,12 +98,27 @@ def _parser() -> argparse.ArgumentParser:
             help="a package or distribution whose modules the file may name (repeatable)",
         )
         command.add_argument(
+            "--allow",
+            action="append",
+            default=[],
+            metavar="KIND",
+            help="accept one kind of audit finding instead of refusing, e.g. lambda (repeatable)",
+        )
+        command.add_argument(
             "--compile",
             choices=("auto", "yes", "no"),
             default="auto",
             help="auto: compile when the training objects are available (default)",
         )
         command.set_defaults(run=run)
+    scan = commands.add_parser(
+        "scan",
+        help="audit a model file for code, outside files and bombs; import nothing",
+        description="Report every dangerous thing in a model file, before anything loads it.",
+    )
+    scan.add_argument("path", help="a .keras file, an unzipped .keras directory or a .h5 file")
+    scan.add_argument("--json", action="store_true", help="print a JSON document instead")
+    scan.set_defaults(run=_run_scan)
     return parser
 
 
@@ -120,7 +137,12 @@ def _run_inspect(arguments: argparse.Namespace) -> int:
 
 def _plan_arguments(arguments: argparse.Namespace) -> dict[str, object]:
     compile_mode = {"auto": "auto", "yes": True, "no": False}[arguments.compile]
-    return {"sources": arguments.sources, "trust": arguments.trust, "compile": compile_mode}
+    return {
+        "sources": arguments.sources,
+        "trust": arguments.trust,
+        "compile": compile_mode,
+        "allow": arguments.allow,
+    }
 
 
 def _run_check(arguments: argparse.Namespace) -> int:
@@ -147,3 +169,16 @@ def _run_load(arguments: argparse.Namespace) -> int:
         model = load_with_plan(plan)
     print(render_summary(summarize(model)))
     return EXIT_OK
+
+
+def _run_scan(arguments: argparse.Namespace) -> int:
+    from ._scan import scan
+
+    report = scan(arguments.path)
+    if arguments.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        from ._render import render_scan
+
+        print(render_scan(report))
+    return {"none": EXIT_OK, "info": EXIT_OK, "low": 7, "medium": 7, "high": 8}[report.highest]

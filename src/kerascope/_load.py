@@ -36,6 +36,7 @@ def check(
     trust: Iterable[str] = (),
     compile: CompileMode = "auto",
     safe_mode: bool = True,
+    allow: Iterable[str] = (),
 ) -> Plan:
     """The loading plan for ``path``, decided without importing any user code.
 
@@ -44,7 +45,7 @@ def check(
         >>> plan.ok, [(r.object.key, r.origin) for r in plan.resolutions]  # doctest: +SKIP
         (True, [('MyCustomLayer', 'source')])
     """
-    return make_plan(path, sources, trust, compile=compile, safe_mode=safe_mode)
+    return make_plan(path, sources, trust, compile=compile, safe_mode=safe_mode, allow=allow)
 
 
 def untrusted(
@@ -69,6 +70,7 @@ def load_model(
     trust: Iterable[str] = (),
     compile: CompileMode = "auto",
     safe_mode: bool = True,
+    allow: Iterable[str] = (),
 ) -> Any:
     """Load a Keras model, providing every custom object it needs, in a fresh process too.
 
@@ -81,13 +83,16 @@ def load_model(
         compile: ``"auto"`` compiles when the training configuration can be restored and
             otherwise loads for inference with a warning naming what is missing; ``True``
             requires it; ``False`` skips it (and never imports training-only objects).
-        safe_mode: Passed to Keras; Lambda bytecode is refused while it is on.
+        safe_mode: Passed to Keras (turned off only for ``allow=["lambda"]``).
+        allow: Kinds of audit findings to accept instead of refusing the file, e.g.
+            ``["lambda"]`` for Lambda bytecode you trust. Nothing is allowed by default.
 
     Returns:
         The model, as ``keras.saving.load_model`` returns it.
 
     Raises:
-        UnresolvedObjectsError: Custom objects are missing or untrusted; all are listed.
+        UnresolvedObjectsError: Custom objects are missing or untrusted, or the audit found
+            something dangerous; everything is listed, before anything is imported.
         ModelFileError: The file is not a readable Keras model.
         SourceImportError: A source module failed while being imported.
         KerasLoadError: Keras failed although every object was provided.
@@ -98,11 +103,11 @@ def load_model(
         ...     "my_model.h5", sources=["custom_layer.py"]
         ... )
     """
-    plan = make_plan(path, sources, trust, compile=compile, safe_mode=safe_mode)
-    return load_with_plan(plan, safe_mode=safe_mode)
+    plan = make_plan(path, sources, trust, compile=compile, safe_mode=safe_mode, allow=allow)
+    return load_with_plan(plan)
 
 
-def load_with_plan(plan: Plan, *, safe_mode: bool = True) -> Any:
+def load_with_plan(plan: Plan) -> Any:
     """Import what the plan names, then call Keras with exactly those custom objects."""
     if plan.problems:
         raise UnresolvedObjectsError(plan.inspection.path, plan.problems)
@@ -116,7 +121,9 @@ def load_with_plan(plan: Plan, *, safe_mode: bool = True) -> Any:
         for note in plan.notes:
             warnings.warn(note, KerascopeWarning, stacklevel=3)
         try:
-            return load_with_keras(plan.inspection.path, custom_objects, plan.compile, safe_mode)
+            return load_with_keras(
+                plan.inspection.path, custom_objects, plan.compile, plan.safe_mode
+            )
         except Exception as error:
             raise KerasLoadError(plan.inspection.path, error) from error
 

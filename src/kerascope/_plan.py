@@ -27,11 +27,13 @@ from ._record import TYPE_CHECKING, Record
 if TYPE_CHECKING:
     from typing import Literal
 
-from . import _builtins, _sources
+from . import _builtins, _import_graph, _sources
 from ._entrypoints import declared_modules
 from ._inspect import CustomObject, Inspection, inspect
 from ._keras import keras_registered
 from ._registry import REGISTRY
+from ._scan import ScanReport, scan
+from ._spoofing import impostor
 from ._trust import TrustPolicy, distributions_providing
 from .errors import Problem
 
@@ -51,9 +53,8 @@ if TYPE_CHECKING:
         "skipped",  # training-only, not needed because the model is loaded without compiling
         "missing",
         "untrusted",
-        "refused",  # Lambda bytecode in safe mode
+        "bytecode",  # a Python lambda stored in the file: loads only when allowed
     ]
-_PROBLEMS = frozenset({"missing", "untrusted", "refused"})
 _TRAINING_ROOTS = ("$.compile_config", "$.training_config")
 
 
@@ -67,7 +68,7 @@ class Resolution(Record):
         module: The module to import for it (None when nothing is imported).
         root: A directory to put on ``sys.path`` to import ``module``, for sources.
         attribute: The name to take from ``module``.
-        problem: Why it cannot be provided, when ``origin`` is missing, untrusted or refused.
+        problem: Why it cannot be provided, when ``origin`` is missing or untrusted.
     """
 
     object: CustomObject
@@ -95,6 +96,8 @@ class Plan(Record):
             .h5: alias -> canonical Keras loss name.
         problems: Everything that stops the load, all at once.
         notes: What the user should know (training-only objects skipped, and the like).
+        scan: The security audit of the file (see :func:`kerascope.scan`).
+        safe_mode: What to pass to Keras: off only when Lambda bytecode was allowed.
     """
 
     inspection: Inspection
@@ -103,6 +106,8 @@ class Plan(Record):
     compile_fixes: dict[str, str]
     problems: tuple[Problem, ...]
     notes: tuple[str, ...]
+    scan: ScanReport
+    safe_mode: bool
 
     @property
     def ok(self) -> bool:
@@ -121,6 +126,7 @@ def make_plan(
     *,
     compile: CompileMode = "auto",
     safe_mode: bool = True,
+    allow: Iterable[str] = (),
 ) -> Plan:
     """Decide, without importing user code, where each custom object of ``path`` comes from.
 
@@ -130,16 +136,16 @@ def make_plan(
         [('MyCustomLayer', 'source', 'custom_layer.py:6')]
     """
     inspection = inspect(path)
+    allowed = frozenset(allow)
+    report = scan(path)
     finder = _Finder(_sources.index_sources(sources), TrustPolicy(trust))
     compile_fixes, unfixable = _compile_strings(inspection)
     resolutions = []
     for obj in inspection.custom_objects:
         if compile is False and _only_training(obj):
             resolutions.append(Resolution(obj, "skipped", "not needed without compiling"))
-        elif obj.is_lambda and not safe_mode:
-            resolutions.append(
-                Resolution(obj, "registry", "bytecode in the file (safe_mode=False)")
-            )
+        elif obj.is_lambda:
+            resolutions.append(Resolution(obj, "bytecode", "Python bytecode in the file"))
         else:
             resolutions.append(finder.resolve(obj))
     compile_flag, notes, problems = _decide_compile(compile, resolutions, unfixable)
@@ -147,9 +153,61 @@ def make_plan(
         compile_fixes = {}
     problems += _blocking_findings(inspection)
     problems += finder.cycle_problems(resolutions)
+    problems += _audit_problems(report, allowed)
+    problems += _impostors(inspection)
+    notes += [
+        f"{finding.kind} at {finding.json_path}: {finding.message}"
+        for finding in report.findings
+        if finding.severity in ("low", "medium") and finding.kind not in allowed
+    ]
     return Plan(
-        inspection, tuple(resolutions), compile_flag, compile_fixes, tuple(problems), tuple(notes)
+        inspection,
+        tuple(resolutions),
+        compile_flag,
+        compile_fixes,
+        tuple(problems),
+        tuple(notes),
+        report,
+        safe_mode and "lambda" not in allowed,
     )
+
+
+def _audit_problems(report: ScanReport, allowed: frozenset[str]) -> list[Problem]:
+    return [
+        Problem(
+            key=finding.kind,
+            kind="file",
+            json_paths=(finding.json_path,) if finding.json_path else (),
+            reason=finding.kind,
+            message=finding.message,
+            fix=finding.fix + (" (or allow=['lambda'])" if finding.kind == "lambda" else ""),
+        )
+        for finding in report.findings
+        if finding.severity == "high" and finding.kind not in allowed
+    ]
+
+
+def _impostors(inspection: Inspection) -> list[Problem]:
+    packages = {"keras"} | {
+        reference.module.split(".")[0]
+        for reference in inspection.references
+        if reference.module and _builtins.is_importable_keras_package(reference.module)
+    }
+    problems = []
+    for package in sorted(packages):
+        why = impostor(package)
+        if why is not None:
+            problems.append(
+                Problem(
+                    key=package,
+                    kind="package",
+                    json_paths=(),
+                    reason="spoofed-package",
+                    message=why,
+                    fix="run from another directory, or remove what shadows the package",
+                )
+            )
+    return problems
 
 
 def _only_training(obj: CustomObject) -> bool:
@@ -224,7 +282,8 @@ def _blocking_findings(inspection: Inspection) -> list[Problem]:
             fix=finding.fix,
         )
         for finding in inspection.findings
-        if finding.severity == "error"
+        # non-modeling APIs are reported by the security audit, with the other dangers
+        if finding.severity == "error" and finding.code != "non-modeling-api"
     ]
 
 
@@ -237,14 +296,6 @@ class _Finder:
         self._package_indexes: dict[str, _sources.SourceIndex | None] = {}
 
     def resolve(self, obj: CustomObject) -> Resolution:
-        if obj.is_lambda:
-            return _problem(
-                obj,
-                "refused",
-                "a Lambda layer's Python bytecode, which safe mode refuses",
-                "replace the Lambda with a registered layer class; only if you trust this file, "
-                "load with safe_mode=False",
-            )
         return (
             self._registered(obj)
             or self._from_sources(obj)
@@ -377,7 +428,7 @@ class _Finder:
     def cycle_problems(self, resolutions: Sequence[Resolution]) -> list[Problem]:
         modules = [r.module for r in resolutions if r.origin == "source" and r.module]
         problems = []
-        for cycle in _sources.import_cycles(self.index, modules):
+        for cycle in _import_graph.import_cycles(self.index, modules):
             chain = " -> ".join((*cycle, cycle[0]))
             problems.append(
                 Problem(

@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from ._inspect import CustomObject, Inspection
     from ._keras import ModelSummary
     from ._plan import Plan
+    from ._scan import ScanReport
 
-__all__ = ["render_inspection", "render_plan", "render_summary", "table"]
+__all__ = ["render_inspection", "render_plan", "render_scan", "render_summary", "table"]
 
 _FORMAT_NAMES = {
     "keras": ".keras archive",
@@ -139,7 +140,7 @@ _ORIGIN_TEXT = {
     "skipped": "skipped",
     "missing": "MISSING",
     "untrusted": "UNTRUSTED",
-    "refused": "REFUSED",
+    "bytecode": "the file",
 }
 
 
@@ -196,4 +197,23 @@ def render_summary(summary: ModelSummary) -> str:
         lines.append(f"Compiled: loss {summary.loss}, optimizer {summary.optimizer}")
     else:
         lines.append("Not compiled")
+    return "\n".join(lines)
+
+
+def render_scan(report: ScanReport) -> str:
+    """The report of ``kerascope scan``.
+
+    Example:
+        >>> print(render_scan(kerascope.scan("model.keras")))  # doctest: +SKIP
+    """
+    kind = _FORMAT_NAMES.get(report.format or "", "unrecognised file")
+    counts = Counter(finding.severity for finding in report.findings)
+    summary = ", ".join(f"{counts[s]} {s}" for s in ("high", "medium", "low", "info") if counts[s])
+    lines = [f"{report.path}: {kind}: {summary or 'nothing found'}"]
+    order = {"high": 0, "medium": 1, "low": 2, "info": 3}
+    for finding in sorted(report.findings, key=lambda f: order[f.severity]):
+        where = f" at {finding.json_path}" if finding.json_path else ""
+        lines.append(f"  {finding.severity}: {finding.kind}{where}")
+        lines.append(f"    {finding.message}")
+        lines.append(f"    fix: {finding.fix}")
     return "\n".join(lines)

@@ -92,6 +92,11 @@ def distributions_providing(package: str) -> list[str]:
         >>> distributions_providing("h5py")
         ['h5py']
     """
+    return sorted(set(_packages_distributions().get(package.split(".", maxsplit=1)[0], [])))
+
+
+@cache
+def _packages_distributions() -> dict[str, list[str]]:
     from importlib import metadata
 
-    return sorted(set(metadata.packages_distributions().get(package.split(".", maxsplit=1)[0], [])))
+    return dict(metadata.packages_distributions())

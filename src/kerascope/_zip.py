@@ -17,7 +17,14 @@ from ._record import TYPE_CHECKING, Record
 if TYPE_CHECKING:
     from typing import BinaryIO
 
-__all__ = ["MAX_MEMBERS", "ZipError", "ZipMember", "read_member", "read_members"]
+__all__ = [
+    "MAX_MEMBERS",
+    "ZipError",
+    "ZipMember",
+    "member_data_offset",
+    "read_member",
+    "read_members",
+]
 
 MAX_MEMBERS = 100_000
 _EOCD = struct.Struct("<4s4H2LH")
@@ -47,6 +54,7 @@ class ZipMember(Record):
     flags: int
     crc: int
     header_offset: int
+    external_attributes: int = 0  # high 16 bits: Unix mode (symbolic links are 0o120000)
 
 
 def read_members(handle: BinaryIO) -> dict[str, ZipMember]:
@@ -82,12 +90,7 @@ def read_member(handle: BinaryIO, member: ZipMember, max_size: int) -> bytes:
         raise ZipError(
             f"member {member.name!r} declares {member.size} bytes (the limit is {max_size})"
         )
-    handle.seek(member.header_offset)
-    header = handle.read(_LOCAL.size)
-    if len(header) != _LOCAL.size or header[:4] != _LOCAL_SIG:
-        raise ZipError(f"member {member.name!r} has no local header where the directory says")
-    name_length, extra_length = _LOCAL.unpack(header)[9:11]
-    handle.seek(member.header_offset + _LOCAL.size + name_length + extra_length)
+    handle.seek(member_data_offset(handle, member))
     data = handle.read(member.compressed_size)
     if len(data) != member.compressed_size:
         raise ZipError(f"member {member.name!r} is truncated")
@@ -100,6 +103,33 @@ def read_member(handle: BinaryIO, member: ZipMember, max_size: int) -> bytes:
     if len(content) != member.size or zlib.crc32(content) != member.crc:
         raise ZipError(f"member {member.name!r} is corrupt (size or checksum mismatch)")
     return content
+
+
+def member_data_offset(handle: BinaryIO, member: ZipMember) -> int:
+    """Return the offset in the archive where a member's raw (maybe compressed) bytes start.
+
+    The bytes follow the member's local header, whose name and extra field lengths may differ
+    from those in the central directory, so they are read from the local header itself.
+
+    Raises:
+        ZipError: There is no local header where the central directory says.
+
+    Example:
+        >>> import io, zipfile
+        >>> buffer = io.BytesIO()
+        >>> with zipfile.ZipFile(buffer, "w") as archive:
+        ...     archive.writestr("a.txt", b"hello")
+        >>> member = read_members(buffer)["a.txt"]
+        >>> _ = buffer.seek(member_data_offset(buffer, member))
+        >>> buffer.read(member.compressed_size)
+        b'hello'
+    """
+    handle.seek(member.header_offset)
+    header = handle.read(_LOCAL.size)
+    if len(header) != _LOCAL.size or header[:4] != _LOCAL_SIG:
+        raise ZipError(f"member {member.name!r} has no local header where the directory says")
+    name_length, extra_length = _LOCAL.unpack(header)[9:11]
+    return int(member.header_offset + _LOCAL.size + name_length + extra_length)
 
 
 def _inflate(member: ZipMember, data: bytes, max_size: int) -> bytes:
@@ -140,7 +170,7 @@ def _parse_directory(directory: bytes, count: int, file_size: int) -> dict[str, 
         flags, method = fields[3], fields[4]
         crc, compressed_size, size = fields[7], fields[8], fields[9]
         name_length, extra_length, comment_length = fields[10], fields[11], fields[12]
-        header_offset = fields[16]
+        external_attributes, header_offset = fields[15], fields[16]
         start = position + _CENTRAL.size
         raw_name = directory[start : start + name_length]
         extra = directory[start + name_length : start + name_length + extra_length]
@@ -153,7 +183,9 @@ def _parse_directory(directory: bytes, count: int, file_size: int) -> dict[str, 
         if header_offset + compressed_size > file_size:
             raise ZipError("a member points past the end of the archive")
         name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", errors="replace")
-        members[name] = ZipMember(name, size, compressed_size, method, flags, crc, header_offset)
+        members[name] = ZipMember(
+            name, size, compressed_size, method, flags, crc, header_offset, external_attributes
+        )
     return members
 
 
