@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench builtins clean
+.PHONY: demo test lint bench fuzz builtins clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/run.py
 	$(PY) bench/load.py
+	$(PY) bench/scan.py
+
+# The fuzz tests of the readers with many more examples (the normal suite runs a few hundred).
+fuzz: $(STAMP)
+	KERASCOPE_FUZZ=long $(PY) -m pytest -q -p no:xdist --hypothesis-show-statistics tests/test_fuzz_readers.py
 
 # Regenerate the table of Keras built-in names from the installed Keras.
 builtins: $(STAMP)

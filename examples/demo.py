@@ -1,6 +1,6 @@
 """`make demo`: build the seed models with Keras in one process, then, each in a fresh process,
 inspect them, check the loading plan (first without telling kerascope where the code is, then
-with --from) and load them.
+with --from) and load them; finally save them with kerascope and verify each round trip.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ def main() -> None:
         step("plan without sources: lists every problem", check, folder, expect=4)
         step("plan with the folder as source", [*check, "--from", "."], folder)
         step("load it", [KERASCOPE, "load", "my_model.keras", "--from", "."], folder)
+    print("\n=== saving with kerascope")
+    save = [sys.executable, "save_and_verify.py"]
+    step("save with lint + manifest, then verify in a fresh process", save, HERE)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,9 @@ def test_cli_inspect_is_light(zoo: Path) -> None:
     assert _loaded_after(code) == []
 
 
-def test_inspect_h5_needs_only_h5py(zoo: Path) -> None:
-    code = f"import kerascope\nkerascope.inspect({str(zoo / 'seed_2.h5')!r})"
-    assert set(_loaded_after(code)) == {"h5py", "numpy"}
+def test_inspect_and_scan_of_h5_read_hdf5_in_a_child_process(zoo: Path) -> None:
+    code = (
+        f"import kerascope\nassert kerascope.inspect({str(zoo / 'seed_2.h5')!r}).custom_objects\n"
+        f"kerascope.scan({str(zoo / 'seed_2.h5')!r})\nkerascope.scan({str(zoo / 'seed_2.keras')!r})"
+    )
+    assert _loaded_after(code) == []

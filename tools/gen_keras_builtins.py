@@ -135,10 +135,13 @@ def h5_layer_params() -> dict[str, list[str]]:
     import keras
 
     layers = importlib.import_module("keras.src.layers")
+    saving_utils = importlib.import_module("keras.src.legacy.saving.saving_utils")
+    # Keys the legacy loader itself removes or renames before from_config sees them.
     base = set(_parameters(keras.Layer.__init__)) | {
         "input_dim",
         "input_shape",
         "batch_input_shape",
+        "axis",
     }
     table = {}
     for name, value in vars(layers).items():
@@ -147,10 +150,29 @@ def h5_layer_params() -> dict[str, list[str]]:
             for klass in value.__mro__:
                 if klass is keras.Layer or not issubclass(klass, keras.Layer):
                     break
-                if "__init__" in vars(klass):
-                    own |= set(_parameters(klass.__init__))
+                for method in ("__init__", "from_config"):
+                    function = vars(klass).get(method)
+                    if function is None:
+                        continue
+                    function = getattr(function, "__func__", function)
+                    if method == "__init__":
+                        own |= set(_parameters(function))
+                    own |= _popped_keys(function)
+            if name == "Lambda":
+                own |= set(saving_utils.LAMBDA_DEP_ARGS)
             table[name] = sorted(own | base)
     return table
+
+
+def _popped_keys(function: Any) -> set[str]:
+    """Keys a constructor or from_config takes out of kwargs/config by name, read from source."""
+    import re
+
+    try:
+        source = inspect.getsource(function)
+    except (OSError, TypeError):
+        return set()
+    return set(re.findall(r"(?:kwargs|config)\.(?:pop|get)\(\s*[\"'](\w+)[\"']", source))
 
 
 def _parameters(function: Any) -> list[str]:

@@ -26,6 +26,7 @@ from ._references import Reference
 from .errors import (
     KerascopeError,
     KerasLoadError,
+    LintError,
     ModelFileError,
     Problem,
     RegistryError,
@@ -39,7 +40,9 @@ if TYPE_CHECKING:
     from ._load import KerascopeWarning, check, load_model, untrusted
     from ._plan import Plan, Resolution
     from ._registry import REGISTRY, Registry, register
+    from ._save import save_model
     from ._scan import ScanFinding, ScanReport, scan
+    from ._verify import VerifyReport, verify
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -50,6 +53,7 @@ __all__ = [
     "KerasLoadError",
     "KerascopeError",
     "KerascopeWarning",
+    "LintError",
     "ModelFileError",
     "Plan",
     "Problem",
@@ -62,13 +66,16 @@ __all__ = [
     "SourceError",
     "SourceImportError",
     "UnresolvedObjectsError",
+    "VerifyReport",
     "__version__",
     "check",
     "inspect",
     "load_model",
     "register",
+    "save_model",
     "scan",
     "untrusted",
+    "verify",
 ]
 
 __version__ = "0.1.0"
@@ -85,9 +92,12 @@ _LAZY = {
     "REGISTRY": "._registry",
     "Registry": "._registry",
     "register": "._registry",
+    "save_model": "._save",
     "scan": "._scan",
     "ScanFinding": "._scan",
     "ScanReport": "._scan",
+    "verify": "._verify",
+    "VerifyReport": "._verify",
 }
 
 

@@ -10,6 +10,7 @@ Exit codes (also in README.md):
     6  Keras failed although every custom object was provided (load)
     7  scan: the highest finding is low or medium (review before loading)
     8  scan: at least one high finding (kerascope refuses to load the file)
+    10 verify: the model did not load in a fresh process, or came back different
 
 The parser is :mod:`argparse` and output is plain text: both are fast to import, which keeps
 ``kerascope inspect`` at a few tens of milliseconds per call.
@@ -77,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, run, summary in (
         ("check", _run_check, "print where each custom object would come from; import nothing"),
         ("load", _run_load, "load the model with Keras, providing every custom object"),
+        ("verify", _run_verify, "load in a fresh process and compare outputs and weights"),
     ):
         command = commands.add_parser(name, help=summary, description=summary)
         command.add_argument(
@@ -182,3 +184,13 @@ def _run_scan(arguments: argparse.Namespace) -> int:
 
         print(render_scan(report))
     return {"none": EXIT_OK, "info": EXIT_OK, "low": 7, "medium": 7, "high": 8}[report.highest]
+
+
+def _run_verify(arguments: argparse.Namespace) -> int:
+    from ._verify import verify
+
+    report = verify(
+        arguments.path, sources=arguments.sources, trust=arguments.trust, allow=arguments.allow
+    )
+    print(report.describe())
+    return EXIT_OK if report.ok else 10

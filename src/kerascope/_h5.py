@@ -25,10 +25,18 @@ __all__ = [
     "H5ReadError",
     "audit_h5",
     "read_h5_root",
+    "serve_request",
+    "write_text_attribute",
 ]
 
 MAX_ATTRIBUTE_BYTES = 64 * 1024 * 1024
-_TEXT_ATTRIBUTES = ("model_config", "training_config", "keras_version", "backend")
+_TEXT_ATTRIBUTES = (
+    "model_config",
+    "training_config",
+    "keras_version",
+    "backend",
+    "kerascope_manifest",
+)
 # The thresholds of Keras's safe_get_h5_dataset (keras/src/saving/saving_lib.py).
 _BOMB_FLOOR_BYTES = 1 << 32
 _BOMB_MAX_EXPANSION = 1000
@@ -319,3 +327,50 @@ def _unreadable(path: str, error: Exception) -> H5Issue:
 def _first_line(error: Exception) -> str:
     text = str(error)
     return text.splitlines()[0] if text.strip() else type(error).__name__
+
+
+def write_text_attribute(path: str, name: str, text: str) -> None:
+    """Set a text attribute at the root of an HDF5 file (used to store the manifest).
+
+    Example:
+        >>> write_text_attribute("model.h5", "kerascope_manifest", "{}")  # doctest: +SKIP
+    """
+    import h5py
+
+    with h5py.File(path, "a") as handle:
+        handle.attrs[name] = text
+
+
+def serve_request(request_text: str) -> None:
+    """Answer one request from :mod:`kerascope._h5_isolated` on stdout, as JSON (child side).
+
+    Example:
+        >>> serve_request('{"operation": "root", "path": "model.h5"}')  # doctest: +SKIP
+    """
+    import json
+    import sys
+
+    request = json.loads(request_text)
+    try:
+        if request["operation"] == "root":
+            contents = read_h5_root(request["path"])
+            answer: dict[str, Any] = {
+                "attributes": contents.attributes,
+                "attribute_names": list(contents.attribute_names),
+                "root_members": list(contents.root_members),
+            }
+        else:
+            answer = {"issues": [list(issue) for issue in _audit_request(request)]}
+    except H5ReadError as error:
+        answer = {"error": str(error)}
+    sys.stdout.write(json.dumps(answer))
+
+
+def _audit_request(request: dict[str, Any]) -> list[H5Issue]:
+    window = request.get("window")
+    if window is None:
+        return audit_h5(request["path"])
+    from ._window import FileWindow
+
+    with FileWindow(request["path"], window[0], window[1]) as source:
+        return audit_h5(source)

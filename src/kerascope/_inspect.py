@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from ._references import Kind
 
 from ._findings import Finding, find_findings
+from ._manifest import Manifest, ManifestError, parse_manifest
 from ._modelfile import ModelFile, WeightsInfo, read_model_file
 from ._references import Reference, find_references
 from .errors import ModelFileError
@@ -75,6 +76,8 @@ class Inspection(Record):
         model_class: The class name of the top-level model.
         references: Every object reference in the config, built-in or custom.
         findings: What Keras itself will get wrong with this file.
+        manifest: The kerascope manifest written by ``kerascope.save_model``, if any.
+        manifest_problem: Why a manifest present in the file could not be read.
     """
 
     path: str
@@ -86,6 +89,8 @@ class Inspection(Record):
     model_class: str
     references: tuple[Reference, ...]
     findings: tuple[Finding, ...]
+    manifest: Manifest | None = None
+    manifest_problem: str | None = None
 
     @property
     def custom_objects(self) -> list[CustomObject]:
@@ -146,6 +151,8 @@ class Inspection(Record):
             "objects": [reference.to_dict() for reference in self.references],
             "custom_objects": [obj.to_dict() for obj in self.custom_objects],
             "findings": [finding.to_dict() for finding in self.findings],
+            "manifest": self.manifest.to_dict() if self.manifest else None,
+            "manifest_problem": self.manifest_problem,
         }
 
 
@@ -170,6 +177,7 @@ def inspect(path: str | os.PathLike[str]) -> Inspection:
     """
     model_file = read_model_file(path)
     references = _references(model_file)
+    manifest, manifest_problem = _manifest(model_file.manifest)
     return Inspection(
         path=model_file.path,
         format=model_file.format,
@@ -180,7 +188,18 @@ def inspect(path: str | os.PathLike[str]) -> Inspection:
         model_class=str(model_file.config["class_name"]),
         references=tuple(references),
         findings=tuple(find_findings(model_file, references)),
+        manifest=manifest,
+        manifest_problem=manifest_problem,
     )
+
+
+def _manifest(raw: object) -> tuple[Manifest | None, str | None]:
+    if raw is None:
+        return None, None
+    try:
+        return parse_manifest(raw), None
+    except ManifestError as error:
+        return None, str(error)
 
 
 def _references(model_file: ModelFile) -> list[Reference]:

@@ -22,7 +22,7 @@ from .errors import KerasLoadError, SourceImportError, UnresolvedObjectsError
 
 __all__ = ["KerascopeWarning", "check", "load_model", "load_with_plan", "untrusted"]
 
-_IMPORTED_ORIGINS = frozenset({"source", "module", "package", "entry-point"})
+_IMPORTED_ORIGINS = frozenset({"source", "module", "package", "entry-point", "manifest"})
 
 
 class KerascopeWarning(UserWarning):
@@ -37,6 +37,7 @@ def check(
     compile: CompileMode = "auto",
     safe_mode: bool = True,
     allow: Iterable[str] = (),
+    strict: bool = False,
 ) -> Plan:
     """The loading plan for ``path``, decided without importing any user code.
 
@@ -45,7 +46,9 @@ def check(
         >>> plan.ok, [(r.object.key, r.origin) for r in plan.resolutions]  # doctest: +SKIP
         (True, [('MyCustomLayer', 'source')])
     """
-    return make_plan(path, sources, trust, compile=compile, safe_mode=safe_mode, allow=allow)
+    return make_plan(
+        path, sources, trust, compile=compile, safe_mode=safe_mode, allow=allow, strict=strict
+    )
 
 
 def untrusted(
@@ -71,6 +74,7 @@ def load_model(
     compile: CompileMode = "auto",
     safe_mode: bool = True,
     allow: Iterable[str] = (),
+    strict: bool = False,
 ) -> Any:
     """Load a Keras model, providing every custom object it needs, in a fresh process too.
 
@@ -86,6 +90,8 @@ def load_model(
         safe_mode: Passed to Keras (turned off only for ``allow=["lambda"]``).
         allow: Kinds of audit findings to accept instead of refusing the file, e.g.
             ``["lambda"]`` for Lambda bytecode you trust. Nothing is allowed by default.
+        strict: Refuse, instead of warning, when a defining file differs from the one the
+            file's manifest recorded.
 
     Returns:
         The model, as ``keras.saving.load_model`` returns it.
@@ -103,7 +109,9 @@ def load_model(
         ...     "my_model.h5", sources=["custom_layer.py"]
         ... )
     """
-    plan = make_plan(path, sources, trust, compile=compile, safe_mode=safe_mode, allow=allow)
+    plan = make_plan(
+        path, sources, trust, compile=compile, safe_mode=safe_mode, allow=allow, strict=strict
+    )
     return load_with_plan(plan)
 
 
@@ -134,7 +142,10 @@ def _import_objects(needed: Sequence[Resolution]) -> dict[str, Any]:
         assert resolution.module is not None and resolution.attribute is not None
         module = _import(resolution.module, resolution.root)
         try:
-            objects[resolution.object.key] = getattr(module, resolution.attribute)
+            value = module
+            for part in resolution.attribute.split("."):  # a nested class: Outer.Inner
+                value = getattr(value, part)
+            objects[resolution.object.key] = value
         except AttributeError:
             raise SourceImportError(
                 resolution.module,

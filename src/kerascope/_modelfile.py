@@ -49,6 +49,7 @@ class ModelFile(Record):
         weights: The weights member and its size.
         members: Names of the archive members (or directory entries).
         notes: Facts about the file worth telling the user (extension mismatch and the like).
+        manifest: The raw kerascope manifest, when the file has one (see _manifest.py).
     """
 
     path: str
@@ -61,6 +62,7 @@ class ModelFile(Record):
     weights: WeightsInfo | None = None
     members: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    manifest: object = None
 
 
 def read_model_file(path: str | os.PathLike[str]) -> ModelFile:
@@ -140,6 +142,7 @@ def _read_zip(path: str) -> ModelFile:
         format="keras",
         config=_require_model_config(path, config, "config.json"),
         keras_version=_optional_text(metadata.get("keras_version")),
+        manifest=metadata.get("kerascope_manifest"),
         date_saved=_optional_text(metadata.get("date_saved")),
         weights=weights,
         members=tuple(members),
@@ -197,6 +200,7 @@ def _read_directory(path: str) -> ModelFile:
         format="keras-dir",
         config=_require_model_config(path, config, "config.json"),
         keras_version=_optional_text(metadata.get("keras_version")),
+        manifest=metadata.get("kerascope_manifest"),
         date_saved=_optional_text(metadata.get("date_saved")),
         weights=weights,
         members=entries,
@@ -213,10 +217,11 @@ def _read_file(directory: str, name: str) -> bytes:
 
 
 def _read_h5(path: str) -> ModelFile:
-    from ._h5 import H5ReadError, read_h5_root
+    from ._h5 import H5ReadError
+    from ._h5_isolated import read_h5_root_isolated
 
     try:
-        contents = read_h5_root(path)
+        contents = read_h5_root_isolated(path)
     except H5ReadError as error:
         raise ModelFileError(path, f"is a damaged or unreadable HDF5 file: {error}") from None
     attributes = contents.attributes
@@ -224,10 +229,10 @@ def _read_h5(path: str) -> ModelFile:
         raise ModelFileError(
             path, _h5_without_config(contents.attribute_names, contents.root_members)
         )
-    config = _parse_json(path, "model_config", attributes["model_config"].encode())
+    config = _parse_json(path, "model_config", attributes["model_config"])
     training = None
     if "training_config" in attributes:
-        training = _parse_json(path, "training_config", attributes["training_config"].encode())
+        training = _parse_json(path, "training_config", attributes["training_config"])
     notes = []
     if not path.endswith((".h5", ".hdf5")):
         notes.append(
@@ -241,9 +246,19 @@ def _read_h5(path: str) -> ModelFile:
         training_config=training,
         keras_version=attributes.get("keras_version"),
         backend=attributes.get("backend"),
+        manifest=_h5_manifest(attributes.get("kerascope_manifest")),
         members=contents.root_members,
         notes=tuple(notes),
     )
+
+
+def _h5_manifest(text: str | None) -> object:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return text  # reported as an unreadable manifest by inspect
 
 
 def _h5_without_config(attribute_names: tuple[str, ...], members: tuple[str, ...]) -> str:
@@ -260,7 +275,7 @@ def _h5_without_config(attribute_names: tuple[str, ...], members: tuple[str, ...
     return "is an HDF5 file without a Keras model config"
 
 
-def _parse_json(path: str, name: str, data: bytes) -> dict[str, Any]:
+def _parse_json(path: str, name: str, data: bytes | str) -> dict[str, Any]:
     try:
         value = json.loads(data)
     except UnicodeDecodeError:

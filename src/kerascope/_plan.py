@@ -31,6 +31,7 @@ from . import _builtins, _import_graph, _sources
 from ._entrypoints import declared_modules
 from ._inspect import CustomObject, Inspection, inspect
 from ._keras import keras_registered
+from ._manifest import Manifest, file_sha256
 from ._registry import REGISTRY
 from ._scan import ScanReport, scan
 from ._spoofing import impostor
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
         "module",  # the module named in the file, trusted
         "package",  # found by name in a trusted package
         "entry-point",  # a module declared by a trusted installed package
+        "manifest",  # the module the manifest names, trusted
         "keras",  # a Keras package (keras_hub, ...) that Keras imports itself
         "compile-fix",  # a built-in loss Keras fails to restore from .h5: kerascope supplies it
         "skipped",  # training-only, not needed because the model is loaded without compiling
@@ -69,6 +71,7 @@ class Resolution(Record):
         root: A directory to put on ``sys.path`` to import ``module``, for sources.
         attribute: The name to take from ``module``.
         problem: Why it cannot be provided, when ``origin`` is missing or untrusted.
+        file: The file that will be imported for it, when known.
     """
 
     object: CustomObject
@@ -78,6 +81,7 @@ class Resolution(Record):
     root: str | None = None
     attribute: str | None = None
     problem: Problem | None = None
+    file: str | None = None
 
     @property
     def training_only(self) -> bool:
@@ -127,6 +131,7 @@ def make_plan(
     compile: CompileMode = "auto",
     safe_mode: bool = True,
     allow: Iterable[str] = (),
+    strict: bool = False,
 ) -> Plan:
     """Decide, without importing user code, where each custom object of ``path`` comes from.
 
@@ -138,7 +143,7 @@ def make_plan(
     inspection = inspect(path)
     allowed = frozenset(allow)
     report = scan(path)
-    finder = _Finder(_sources.index_sources(sources), TrustPolicy(trust))
+    finder = _Finder(_sources.index_sources(sources), TrustPolicy(trust), inspection.manifest)
     compile_fixes, unfixable = _compile_strings(inspection)
     resolutions = []
     for obj in inspection.custom_objects:
@@ -155,6 +160,15 @@ def make_plan(
     problems += finder.cycle_problems(resolutions)
     problems += _audit_problems(report, allowed)
     problems += _impostors(inspection)
+    drift = _drift(inspection.manifest, resolutions)
+    if strict:
+        problems += [
+            Problem(key, "source", (), "drift", message, "save the model again with this code")
+            for key, message in drift
+        ]
+    else:
+        notes += [message for _, message in drift]
+    notes += _version_notes(inspection.manifest)
     notes += [
         f"{finding.kind} at {finding.json_path}: {finding.message}"
         for finding in report.findings
@@ -170,6 +184,78 @@ def make_plan(
         report,
         safe_mode and "lambda" not in allowed,
     )
+
+
+def _drift(manifest: Manifest | None, resolutions: Sequence[Resolution]) -> list[tuple[str, str]]:
+    """Objects whose defining file differs from the one the manifest recorded."""
+    if manifest is None:
+        return []
+    drifted = []
+    for resolution in resolutions:
+        entry = manifest.find(resolution.object.key)
+        if entry is None or not entry.sha256 or not resolution.file:
+            continue
+        if file_sha256(resolution.file) != entry.sha256:
+            drifted.append(
+                (
+                    resolution.object.key,
+                    f"'{resolution.object.key}' was saved with {entry.file} "
+                    f"(sha256 {entry.sha256[:12]}); the file that will be imported, "
+                    f"{_relative(resolution.file)}, has changed since",
+                )
+            )
+    return drifted
+
+
+def _version_notes(manifest: Manifest | None) -> list[str]:
+    if manifest is None:
+        return []
+    from importlib import metadata
+
+    notes = []
+    installed = _installed_version("keras")
+    if manifest.keras_version and installed and manifest.keras_version != installed:
+        notes.append(f"saved with Keras {manifest.keras_version}; this is Keras {installed}")
+    backend = _configured_backend()
+    if manifest.backend and manifest.backend != backend:
+        notes.append(f"saved with the {manifest.backend} backend; this process uses {backend}")
+    for entry in manifest.objects:
+        if entry.distribution and entry.distribution_version:
+            try:
+                version = metadata.version(entry.distribution)
+            except metadata.PackageNotFoundError:
+                continue
+            if version != entry.distribution_version:
+                notes.append(
+                    f"'{entry.key}' was saved with {entry.distribution} "
+                    f"{entry.distribution_version}; {version} is installed"
+                )
+    return list(dict.fromkeys(notes))
+
+
+def _installed_version(distribution: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _configured_backend() -> str:
+    """The backend Keras will use, read as Keras reads it, without importing Keras."""
+    import json
+
+    backend = os.environ.get("KERAS_BACKEND")
+    if backend:
+        return backend
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json"), encoding="utf-8") as handle:
+            configured = json.load(handle).get("backend")
+    except (OSError, ValueError, AttributeError):
+        configured = None
+    return configured if isinstance(configured, str) else "tensorflow"
 
 
 def _audit_problems(report: ScanReport, allowed: frozenset[str]) -> list[Problem]:
@@ -290,16 +376,24 @@ def _blocking_findings(inspection: Inspection) -> list[Problem]:
 class _Finder:
     """Looks one custom object up in each place, in order."""
 
-    def __init__(self, index: _sources.SourceIndex, trust: TrustPolicy) -> None:
+    def __init__(
+        self, index: _sources.SourceIndex, trust: TrustPolicy, manifest: Manifest | None
+    ) -> None:
         self.index = index
         self.trust = trust
+        self.manifest = manifest
         self._package_indexes: dict[str, _sources.SourceIndex | None] = {}
+
+    def _manifest_module(self, obj: CustomObject) -> str | None:
+        entry = self.manifest.find(obj.key) if self.manifest else None
+        return entry.module if entry else None
 
     def resolve(self, obj: CustomObject) -> Resolution:
         return (
             self._registered(obj)
             or self._from_sources(obj)
             or self._from_recorded_module(obj)
+            or self._from_manifest(obj)
             or self._from_trusted_packages(obj)
             or self._from_entry_points(obj)
             or self._missing(obj)
@@ -321,7 +415,8 @@ class _Finder:
         found = self.index.find(obj.key)
         if not found:
             return None
-        matching = [d for d in found if d.module == obj.module] or found
+        recorded = obj.module or self._manifest_module(obj)
+        matching = [d for d in found if d.module == recorded] or found
         definition = matching[0]
         return Resolution(
             obj,
@@ -330,6 +425,25 @@ class _Finder:
             module=definition.module,
             root=definition.root,
             attribute=definition.name,
+            file=definition.path,
+        )
+
+    def _from_manifest(self, obj: CustomObject) -> Resolution | None:
+        entry = self.manifest.find(obj.key) if self.manifest else None
+        if entry is None or not entry.module or entry.module in ("__main__", "builtins"):
+            return None
+        path = _sources.locate_module(entry.module)
+        if path is None:
+            return None
+        if not self.trust.trusts_module(entry.module):
+            return _untrusted(obj, entry.module, entry.distribution)
+        return Resolution(
+            obj,
+            "manifest",
+            f"module {entry.module} (from the manifest)",
+            module=entry.module,
+            attribute=entry.qualname or obj.class_name,
+            file=path,
         )
 
     def _from_recorded_module(self, obj: CustomObject) -> Resolution | None:
@@ -351,7 +465,7 @@ class _Finder:
         if not self.trust.trusts_module(module):
             return _untrusted(obj, module)
         return Resolution(
-            obj, "module", f"module {module}", module=module, attribute=obj.class_name
+            obj, "module", f"module {module}", module=module, attribute=obj.class_name, file=path
         )
 
     def _from_trusted_packages(self, obj: CustomObject) -> Resolution | None:
@@ -368,6 +482,7 @@ class _Finder:
                     f"{definition.module}:{definition.lineno} (trusted {name})",
                     module=definition.module,
                     attribute=definition.name,
+                    file=definition.path,
                 )
         return None
 
@@ -388,6 +503,7 @@ class _Finder:
                 f"module {definition.module} (declared by {declared.distribution})",
                 module=definition.module,
                 attribute=definition.name,
+                file=definition.path,
             )
         return None
 
@@ -418,6 +534,12 @@ class _Finder:
                 reason += " (the file records no module for it)"
         else:
             reason = "not found in the sources given (the file records no module for it)"
+        entry = self.manifest.find(obj.key) if self.manifest else None
+        if entry is not None and entry.file:
+            reason += (
+                f"; the manifest says it was defined in {entry.file} "
+                f"(module {entry.module}), which is not importable here"
+            )
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         fix = (
             f"point kerascope at the code that defines '{obj.class_name}': --from FILE.py, "

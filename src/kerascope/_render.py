@@ -71,6 +71,7 @@ def render_inspection(inspection: Inspection) -> str:
     else:
         lines.append("Custom objects: none (Keras resolves everything in this file by itself)")
     lines += ["", _builtin_line(inspection)]
+    lines += _manifest_lines(inspection)
     if inspection.findings:
         lines += ["", f"Findings ({len(inspection.findings)}):"]
         for finding in inspection.findings:
@@ -89,6 +90,32 @@ def _module_text(obj: CustomObject) -> str:
     if obj.module is None or obj.module == "builtins":
         return "(not recorded)"
     return obj.module
+
+
+def _manifest_lines(inspection: Inspection) -> list[str]:
+    if inspection.manifest_problem:
+        return ["", f"Manifest: unreadable ({inspection.manifest_problem})"]
+    manifest = inspection.manifest
+    if manifest is None:
+        return []
+    lines = [
+        "",
+        f"Manifest (kerascope {manifest.kerascope_version}, format {manifest.version}): saved with "
+        f"Python {manifest.python_version}, Keras {manifest.keras_version} ({manifest.backend})",
+    ]
+    rows = [
+        [
+            entry.key,
+            f"{entry.module}.{entry.qualname}" if entry.module else "-",
+            entry.file or "-",
+            (entry.sha256 or "-")[:12],
+            f"{entry.distribution} {entry.distribution_version}" if entry.distribution else "-",
+        ]
+        for entry in manifest.objects
+    ]
+    if rows:
+        lines += table(["NAME", "DEFINED AS", "FILE", "SHA256", "DISTRIBUTION"], rows)
+    return lines
 
 
 def _file_line(inspection: Inspection) -> str:
@@ -135,6 +162,7 @@ _ORIGIN_TEXT = {
     "module": "module in file",
     "package": "trusted package",
     "entry-point": "entry point",
+    "manifest": "manifest",
     "keras": "Keras",
     "compile-fix": "kerascope",
     "skipped": "skipped",

@@ -401,6 +401,8 @@ def _value_findings(value: Any, path: str, parent_class: str | None) -> Iterator
         elif isinstance(node, list):
             if key in _SHAPE_KEYS:
                 yield from _shape_findings(node, where)
+            if owner in _VOCABULARY_LAYERS and key == "vocabulary":
+                continue  # an inline vocabulary: its tokens are data, whatever they look like
             for index, child in enumerate(node):
                 stack.append((child, f"{where}[{index}]", key, owner))
         elif isinstance(node, str):
@@ -485,11 +487,12 @@ def _looks_like_path(text: str) -> bool:
 def _weights_findings(
     path: str, file_format: str | None, members: dict[str, ZipMember]
 ) -> list[ScanFinding]:
-    from ._h5 import H5ReadError, audit_h5
+    from ._h5 import H5ReadError
+    from ._h5_isolated import audit_h5_isolated
 
     try:
         if file_format == "h5":
-            issues = audit_h5(path)
+            issues = audit_h5_isolated(path)
         elif file_format == "keras" and "model.weights.h5" in members:
             member = members["model.weights.h5"]
             if member.method != 0:
@@ -502,21 +505,29 @@ def _weights_findings(
                         "Keras writes it uncompressed: find out who repacked it",
                     )
                 ]
-            from ._window import FileWindow
             from ._zip import member_data_offset
 
             with open(path, "rb") as handle:
                 offset = member_data_offset(handle, member)
-            with FileWindow(path, offset, member.compressed_size) as window:
-                issues = audit_h5(window)
+            issues = audit_h5_isolated(path, (offset, member.compressed_size))
         elif file_format == "keras-dir" and os.path.isfile(os.path.join(path, "model.weights.h5")):
-            issues = audit_h5(os.path.join(path, "model.weights.h5"))
+            issues = audit_h5_isolated(os.path.join(path, "model.weights.h5"))
         else:
             return []
-    except H5ReadError as error:
+    except (ZipError, OSError, ValueError) as error:
         return [
             ScanFinding(
                 "medium",
+                "hdf5-unreadable",
+                "member:model.weights.h5",
+                f"the weights member cannot be read: {error}",
+                "the weights cannot be audited; do not load",
+            )
+        ]
+    except H5ReadError as error:
+        return [
+            ScanFinding(
+                "high" if "did not finish" in str(error) or "crashed" in str(error) else "medium",
                 "hdf5-unreadable",
                 "h5:/",
                 str(error),

@@ -15,7 +15,9 @@ traceback. Each subclass also inherits the builtin exception a Python caller wou
     │                                                        import
     ├── KerasLoadError(KerascopeError, RuntimeError)        exit 6: Keras failed although every
     │                                                        object was provided
-    └── RegistryError(KerascopeError, ValueError)           exit 1: two objects under one name
+    ├── RegistryError(KerascopeError, ValueError)           exit 1: two objects under one name
+    └── LintError(KerascopeError, ValueError)               exit 9: save_model found errors;
+                                                             nothing was written
 
 Example:
     >>> import kerascope
@@ -30,7 +32,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._record import Record
+from ._record import TYPE_CHECKING, Record
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "EXIT_BAD_FILE",
@@ -40,6 +45,7 @@ __all__ = [
     "EXIT_USAGE",
     "KerasLoadError",
     "KerascopeError",
+    "LintError",
     "ModelFileError",
     "Problem",
     "RegistryError",
@@ -55,6 +61,7 @@ EXIT_BAD_FILE = 3
 EXIT_UNRESOLVED = 4
 EXIT_SOURCE_IMPORT = 5
 EXIT_KERAS = 6
+EXIT_LINT = 9
 
 
 class KerascopeError(Exception):
@@ -202,6 +209,32 @@ class RegistryError(KerascopeError, ValueError):
         >>> RegistryError("'mypkg>Scale' is already registered").exit_code
         1
     """
+
+
+class LintError(KerascopeError, ValueError):
+    """``save_model`` found problems that would make the saved file fail to load; nothing was
+    written.
+
+    Attributes:
+        path: The file that was not written.
+        findings: Every error found (records with ``code``, ``object``, ``message``, ``fix``).
+
+    Example:
+        >>> LintError("m.keras", []).exit_code
+        9
+    """
+
+    exit_code = EXIT_LINT
+
+    def __init__(self, path: str, findings: Sequence[Any]) -> None:
+        self.path = path
+        self.findings = tuple(findings)
+        count = len(self.findings)
+        lines = [f"{path} was not written: {count} problem{'s' if count != 1 else ''} found"]
+        for finding in self.findings:
+            lines.append(f"- {finding.code}: {finding.message}")
+            lines.append(f"    fix: {finding.fix}")
+        super().__init__("\n".join(lines))
 
 
 def _essence(error: BaseException) -> str:

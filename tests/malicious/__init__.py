@@ -1,0 +1,1 @@
+"""Harmless model files built the way attackers build dangerous ones; see README.md here."""
