@@ -82,10 +82,11 @@ def _h5_findings(model_file: ModelFile) -> list[Finding]:
     if not builtin_model and "layers" not in config["config"]:
         return [
             Finding(
-                "error",
+                "warning",
                 "h5-subclassed-model",
-                f"'{class_name}' is a subclassed model saved as legacy .h5: Keras 3 writes such "
-                "files but cannot load them back (it reports a layer count mismatch)",
+                f"'{class_name}' is a subclassed model saved as legacy .h5: Keras 3 loads it back "
+                "only if its constructor builds every layer (a functional graph); a model that "
+                "builds its layers lazily fails with a layer count mismatch",
                 "rebuild the model in code and call model.load_weights(path), or save it as "
                 ".keras with the code that defines it",
                 "$",
