@@ -132,6 +132,7 @@ def make_plan(
     safe_mode: bool = True,
     allow: Iterable[str] = (),
     strict: bool = False,
+    report: ScanReport | None = None,
 ) -> Plan:
     """Decide, without importing user code, where each custom object of ``path`` comes from.
 
@@ -142,7 +143,7 @@ def make_plan(
     """
     inspection = inspect(path)
     allowed = frozenset(allow)
-    report = scan(path)
+    report = report if report is not None else scan(path)
     finder = _Finder(_sources.index_sources(sources), TrustPolicy(trust), inspection.manifest)
     compile_fixes, unfixable = _compile_strings(inspection)
     resolutions = []

@@ -182,6 +182,39 @@ def scan(path: str | os.PathLike[str]) -> ScanReport:
     text_path = os.fspath(path)
     if not os.path.exists(text_path):
         raise ModelFileError(text_path, "no such file or directory")
+    identity = _identity(text_path)
+    cached = _REPORTS.get(identity) if identity else None
+    if cached is not None:
+        return cached._replace(path=text_path)
+    report = _scan(text_path)
+    if identity:
+        if len(_REPORTS) >= _MAX_REMEMBERED:
+            _REPORTS.pop(next(iter(_REPORTS)))
+        _REPORTS[identity] = report
+    return report
+
+
+# Reports of unchanged files are reused within a process: loading the same file again does not
+# pay for a second audit. A file counts as unchanged while its inode, size and times are.
+_REPORTS: dict[tuple[object, ...], ScanReport] = {}
+_MAX_REMEMBERED = 64
+
+
+def _identity(path: str) -> tuple[object, ...] | None:
+    if not os.path.isfile(path):
+        return None  # a directory's own times do not change when a file inside it does
+    stat = os.stat(path)
+    return (
+        os.path.realpath(path),
+        stat.st_dev,
+        stat.st_ino,
+        stat.st_size,
+        stat.st_mtime_ns,
+        stat.st_ctime_ns,
+    )
+
+
+def _scan(text_path: str) -> ScanReport:
     findings: list[ScanFinding] = []
     file_format: str | None = None
     members: dict[str, ZipMember] = {}
