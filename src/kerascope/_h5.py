@@ -345,24 +345,27 @@ def serve_request(request_text: str) -> None:
     """Answer one request from :mod:`kerascope._h5_isolated` on stdout, as JSON (child side).
 
     Example:
-        >>> serve_request('{"operation": "root", "path": "model.h5"}')  # doctest: +SKIP
+        >>> serve_request('{"operation": "both", "path": "model.h5"}')  # doctest: +SKIP
     """
     import json
     import sys
 
     request = json.loads(request_text)
-    try:
-        if request["operation"] == "root":
+    answer: dict[str, Any] = {}
+    if request["operation"] == "both":
+        try:
             contents = read_h5_root(request["path"])
-            answer: dict[str, Any] = {
+            answer["root"] = {
                 "attributes": contents.attributes,
                 "attribute_names": list(contents.attribute_names),
                 "root_members": list(contents.root_members),
             }
-        else:
-            answer = {"issues": [list(issue) for issue in _audit_request(request)]}
+        except H5ReadError as error:
+            answer["root_error"] = str(error)
+    try:
+        answer["issues"] = [list(issue) for issue in _audit_request(request)]
     except H5ReadError as error:
-        answer = {"error": str(error)}
+        answer["audit_error"] = str(error)
     sys.stdout.write(json.dumps(answer))
 
 

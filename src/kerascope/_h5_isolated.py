@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 
+from ._files import file_identity
 from ._h5 import H5Contents, H5Issue, H5ReadError
 from ._record import TYPE_CHECKING
 
@@ -31,21 +32,27 @@ _CHILD = (
 )
 
 
-def read_h5_root_isolated(path: str, timeout: float = TIMEOUT_SECONDS) -> H5Contents:
+def read_h5_root_isolated(path: str, timeout: float | None = None) -> H5Contents:
     """:func:`kerascope._h5.read_h5_root`, in a child process.
+
+    The same child also audits the file (:func:`audit_h5_isolated`): both answers are kept
+    while the file is unchanged, so inspecting then scanning a file starts one child.
 
     Example:
         >>> read_h5_root_isolated("model.h5").attributes["keras_version"]  # doctest: +SKIP
         '3.15.1'
     """
-    answer = _ask({"operation": "root", "path": os.path.abspath(path)}, timeout)
+    answer = _whole_file(path, timeout)
+    if "root_error" in answer:
+        raise H5ReadError(answer["root_error"])
+    root = answer["root"]
     return H5Contents(
-        answer["attributes"], tuple(answer["attribute_names"]), tuple(answer["root_members"])
+        root["attributes"], tuple(root["attribute_names"]), tuple(root["root_members"])
     )
 
 
 def audit_h5_isolated(
-    path: str, window: tuple[int, int] | None = None, timeout: float = TIMEOUT_SECONDS
+    path: str, window: tuple[int, int] | None = None, timeout: float | None = None
 ) -> list[H5Issue]:
     """:func:`kerascope._h5.audit_h5`, in a child process; ``window`` is (offset, length) of a
     stored zip member inside ``path``.
@@ -54,9 +61,36 @@ def audit_h5_isolated(
         >>> audit_h5_isolated("model.h5")  # doctest: +SKIP
         []
     """
-    request = {"operation": "audit", "path": os.path.abspath(path), "window": window}
-    answer = _ask(request, timeout)
+    if window is None:
+        answer = _whole_file(path, timeout)
+    else:
+        request = {"operation": "audit", "path": os.path.abspath(path), "window": window}
+        answer = _remembered((file_identity(path), tuple(window)), request, timeout)
+    if "audit_error" in answer:
+        raise H5ReadError(answer["audit_error"])
     return [H5Issue(*issue) for issue in answer["issues"]]
+
+
+_ANSWERS: dict[object, dict[str, Any]] = {}
+_MAX_REMEMBERED = 64
+
+
+def _whole_file(path: str, timeout: float | None) -> dict[str, Any]:
+    request = {"operation": "both", "path": os.path.abspath(path), "window": None}
+    return _remembered(file_identity(path), request, timeout)
+
+
+def _remembered(
+    key: object, request: Mapping[str, object], timeout: float | None
+) -> dict[str, Any]:
+    if key is not None and key in _ANSWERS:
+        return _ANSWERS[key]
+    answer = _ask(request, TIMEOUT_SECONDS if timeout is None else timeout)
+    if key is not None and not (isinstance(key, tuple) and key[0] is None):
+        if len(_ANSWERS) >= _MAX_REMEMBERED:
+            _ANSWERS.pop(next(iter(_ANSWERS)))
+        _ANSWERS[key] = answer
+    return answer
 
 
 def _ask(request: Mapping[str, object], timeout: float) -> dict[str, Any]:
@@ -82,6 +116,4 @@ def _ask(request: Mapping[str, object], timeout: float) -> dict[str, Any]:
     except json.JSONDecodeError:
         last = (result.stderr.strip().splitlines() or ["no answer"])[-1]
         raise H5ReadError(f"the HDF5 reader failed: {last}") from None
-    if "error" in answer:
-        raise H5ReadError(str(answer["error"]))
     return answer

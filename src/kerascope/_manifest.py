@@ -8,12 +8,10 @@ manifest version keeps a reader here.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 
 from ._record import TYPE_CHECKING, Record
-from ._trust import distributions_providing
 
 if TYPE_CHECKING:
     from typing import Any
@@ -181,6 +179,8 @@ def describe_object(obj: CustomObject, live: object) -> ManifestObject:
 
 def file_sha256(path: str) -> str:
     """The hex SHA-256 of a file."""
+    import hashlib  # loads OpenSSL: kept off the path of kerascope inspect
+
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 16), b""):
@@ -200,6 +200,8 @@ def _relative_to_root(path: str, module: str) -> str:
 
 def _distribution_of(module: str, path: str) -> tuple[str | None, str | None]:
     from importlib import metadata
+
+    from ._trust import distributions_providing
 
     for name in distributions_providing(module.split(".", maxsplit=1)[0]) if module else []:
         try:

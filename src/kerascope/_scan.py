@@ -12,6 +12,7 @@ import os
 import sys
 
 from . import _builtins
+from ._files import file_identity
 from ._modelfile import MAX_CONFIG_BYTES, read_model_file
 from ._record import TYPE_CHECKING, Record
 from ._references import Reference, find_references
@@ -182,7 +183,7 @@ def scan(path: str | os.PathLike[str]) -> ScanReport:
     text_path = os.fspath(path)
     if not os.path.exists(text_path):
         raise ModelFileError(text_path, "no such file or directory")
-    identity = _identity(text_path)
+    identity = file_identity(text_path)
     cached = _REPORTS.get(identity) if identity else None
     if cached is not None:
         return cached._replace(path=text_path)
@@ -198,20 +199,6 @@ def scan(path: str | os.PathLike[str]) -> ScanReport:
 # pay for a second audit. A file counts as unchanged while its inode, size and times are.
 _REPORTS: dict[tuple[object, ...], ScanReport] = {}
 _MAX_REMEMBERED = 64
-
-
-def _identity(path: str) -> tuple[object, ...] | None:
-    if not os.path.isfile(path):
-        return None  # a directory's own times do not change when a file inside it does
-    stat = os.stat(path)
-    return (
-        os.path.realpath(path),
-        stat.st_dev,
-        stat.st_ino,
-        stat.st_size,
-        stat.st_mtime_ns,
-        stat.st_ctime_ns,
-    )
 
 
 def _scan(text_path: str) -> ScanReport:
