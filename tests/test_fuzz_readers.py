@@ -102,6 +102,8 @@ def real_keras(zoo: Path) -> bytes:
     return (zoo / "training.keras").read_bytes()
 
 
+# Each example may audit the weights in a child process: fewer examples than the JSON fuzzer.
+@settings(max_examples=1500 if os.environ.get("KERASCOPE_FUZZ") == "long" else 100)
 @given(mutations=MUTATIONS, cut=st.integers(min_value=0, max_value=100_000))
 def test_mutated_keras_archive(
     tmp_path: Path, real_keras: bytes, mutations: list[tuple[int, int]], cut: int
