@@ -299,14 +299,14 @@ def results_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def spread_table(rows: list[Row]) -> str:
+def spread_table(rows: list[Row], labels: dict[str, str] | None = None) -> str:
     """Every measurement's median, min and max time and median and max peak RSS."""
     lines = [
         "| file | command | runs | median ms | min ms | max ms | peak MiB median | peak MiB max |",
         "|---|---|--:|--:|--:|--:|--:|--:|",
     ]
     for row in rows:
-        for key, label in LABELS.items():
+        for key, label in (labels or LABELS).items():
             m = row[key]
             lines.append(
                 f"| {row['file']} | {label} | {m['runs']} | {ms(m['median_s'])} "

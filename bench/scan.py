@@ -46,7 +46,6 @@ from run import (
     OUT,
     PYTHON,
     REPO,
-    Measurement,
     build_models,
     machine_facts,
     measure,
@@ -54,6 +53,7 @@ from run import (
     megabytes,
     mib,
     ms,
+    spread_table,
     user_env,
     write_benchmarks_md,
 )
@@ -325,23 +325,6 @@ def timing_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def spread_table(rows: list[Row]) -> str:
-    """Every measurement's median, min and max time and median and max peak RSS."""
-    lines = [
-        "| file | command | runs | median ms | min ms | max ms | peak MiB median | peak MiB max |",
-        "|---|---|--:|--:|--:|--:|--:|--:|",
-    ]
-    for row in rows:
-        for key, label in LABELS.items():
-            m: Measurement = row[key]
-            lines.append(
-                f"| {row['file']} | `{label}` | {m['runs']} | {ms(m['median_s'])} "
-                f"| {ms(m['min_s'])} | {ms(m['max_s'])} "
-                f"| {mib(m['peak_median'])} | {mib(m['peak_max'])} |"
-            )
-    return "\n".join(lines)
-
-
 def describe(scan: Scan) -> str:
     """A table cell: count and the findings (severity kind), scan errors, exit code."""
     cell = str(len(scan["findings"]))
@@ -561,7 +544,7 @@ def render_section(
     parts += [
         "Spread of every measurement:",
         "",
-        spread_table(rows),
+        spread_table(rows, {key: f"`{label}`" for key, label in LABELS.items()}),
         "",
         f"Floor: measured the same way, `/bin/true` peaks at {mib(floor)} MiB (see "
         "`bench/measure.py`).",
