@@ -73,28 +73,20 @@ _COMPILE_KINDS: dict[str, Kind] = {
     "optimizer": "optimizer",
     "optimizer_config": "optimizer",
 }
-# Where a module name says what kind of object a class is.
+# Where a module name says what kind of object a class is. Keras records either the public
+# path ("keras.layers") or the defining module under keras's "src" package; _public_module
+# maps the second onto the first.
 _MODULE_KINDS: tuple[tuple[str, Kind], ...] = (
     ("keras.optimizers.schedules", "learning-rate schedule"),
-    ("keras.src.optimizers.schedules", "learning-rate schedule"),
     ("keras.models", "model"),
-    ("keras.src.models", "model"),
     ("keras.layers", "layer"),
-    ("keras.src.layers", "layer"),
     ("keras.losses", "loss"),
-    ("keras.src.losses", "loss"),
     ("keras.metrics", "metric"),
-    ("keras.src.metrics", "metric"),
     ("keras.optimizers", "optimizer"),
-    ("keras.src.optimizers", "optimizer"),
     ("keras.initializers", "initializer"),
-    ("keras.src.initializers", "initializer"),
     ("keras.regularizers", "regularizer"),
-    ("keras.src.regularizers", "regularizer"),
     ("keras.constraints", "constraint"),
-    ("keras.src.constraints", "constraint"),
     ("keras.activations", "activation"),
-    ("keras.src.activations", "activation"),
 )
 _STRING_KINDS = frozenset(
     {"activation", "initializer", "regularizer", "constraint", "loss", "metric", "optimizer"}
@@ -363,19 +355,34 @@ def _shadows_builtin_layer(class_name: str, inner: Any) -> bool:
     return any(str(key) not in accepted for key in inner)
 
 
-def _class_kind(entry: dict[str, Any], module: str | None, hint: Kind | None) -> Kind:
+def _public_module(module: str | None) -> str:
+    """A module under Keras's private ``src`` package, named by its public path.
+
+    Example:
+        >>> _public_module("keras" + ".src.layers.core.dense")
+        'keras.layers.core.dense'
+    """
+    parts = (module or "").split(".")
+    if parts[:2] == ["keras", "src"]:
+        parts.pop(1)
+    return ".".join(parts)
+
+
+def _class_kind(entry: dict[str, Any], raw_module: str | None, hint: Kind | None) -> Kind:
     class_name = entry["class_name"].split(">", 1)[-1]
     inner = entry.get("config")
+    module = _public_module(raw_module)
     if hint in ("layer", "model", None) and (
         class_name in _MODEL_CLASSES
-        or (module or "").startswith(("keras.src.models", "keras.models"))
+        or module == "keras.models"
+        or module.startswith("keras.models.")
         or (isinstance(inner, dict) and "layers" in inner and "input_layers" in inner)
     ):
         return "model"
     if hint is not None and hint != "function":
         return hint
     for prefix, kind in _MODULE_KINDS:
-        if module == prefix or (module or "").startswith(prefix + "."):
+        if module == prefix or module.startswith(prefix + "."):
             return kind
     if isinstance(inner, dict):
         if "trainable" in inner and "dtype" in inner:
