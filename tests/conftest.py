@@ -54,6 +54,22 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def run_python(
+    code: str, *arguments: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> str:
+    """Run ``python -c code`` in a fresh process, require success, return its stdout."""
+    result = subprocess.run(
+        [PYTHON, "-c", code, *arguments],
+        cwd=cwd,
+        env=env or QUIET_ENV,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-1000:] + result.stderr[-3000:]
+    return result.stdout
+
+
 def run_cli(*arguments: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run the kerascope command in a fresh process."""
     return subprocess.run(

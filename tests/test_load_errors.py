@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import kerascope
-from tests.conftest import PYTHON, QUIET_ENV, ROOT
+from tests.conftest import PYTHON, ROOT, run_python
 
 ZOO = ROOT / "tests" / "fixtures" / "zoo"
 
@@ -52,16 +52,8 @@ def test_check_imports_nothing(zoo: Path) -> None:
 
 
 def _run(code: str, *arguments: str, cwd: Path | None = None) -> dict[str, object]:
-    result = subprocess.run(
-        [PYTHON, "-c", code, *arguments],
-        env=QUIET_ENV,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    document: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    stdout = run_python(code, *arguments, cwd=cwd)
+    document: dict[str, object] = json.loads(stdout.strip().splitlines()[-1])
     return document
 
 

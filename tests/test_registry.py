@@ -4,7 +4,6 @@ files; registered objects need no sources in a fresh process."""
 from __future__ import annotations
 
 import json
-import subprocess
 import textwrap
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 
 from kerascope import RegistryError
 from kerascope._registry import Registry
-from tests.conftest import PYTHON, QUIET_ENV
+from tests.conftest import run_python
 
 
 def test_registry_verbs() -> None:
@@ -63,11 +62,7 @@ class Scale(keras.layers.Layer):
 
 
 def _python(code: str, cwd: Path) -> str:
-    result = subprocess.run(
-        [PYTHON, "-c", code], cwd=cwd, env=QUIET_ENV, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout.strip().splitlines()[-1]
+    return run_python(code, cwd=cwd).strip().splitlines()[-1]
 
 
 def test_alias_loads_a_file_saved_under_an_old_name(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import kerascope
-from tests.conftest import PYTHON, QUIET_ENV, ROOT
+from tests.conftest import PYTHON, QUIET_ENV, ROOT, run_python
 
 FIXTURES = ROOT / "tests" / "fixtures"
 SEED_1 = ROOT / "examples" / "seed_1_custom_layer"
@@ -70,14 +70,7 @@ def _wait_for_no_leftovers(folder: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("original")
-    result = subprocess.run(
-        [PYTHON, "-c", SAVE, str(folder / "model.keras"), "8", "none"],
-        env=QUIET_ENV,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_python(SAVE, str(folder / "model.keras"), "8", "none")
     return folder / "model.keras"
 
 
@@ -127,17 +120,9 @@ def test_get_config_failure_keeps_the_previous_file(original: Path, tmp_path: Pa
             print("keras raised:", error)
         """
     )
-    result = subprocess.run(
-        [PYTHON, "-c", code],
-        cwd=tmp_path,
-        env=QUIET_ENV,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "kerascope raised: get_config is broken" in result.stdout
-    assert "keras raised: get_config is broken" in result.stdout
+    stdout = run_python(code, cwd=tmp_path)
+    assert "kerascope raised: get_config is broken" in stdout
+    assert "keras raised: get_config is broken" in stdout
     assert _digest(tmp_path / "kerascope.keras") == _digest(original)
     assert (tmp_path / "plain.keras").stat().st_size == 0  # what plain Keras leaves behind
     assert _leftovers(tmp_path) == []
@@ -159,16 +144,8 @@ def test_lint_error_stops_the_save_before_writing(tmp_path: Path) -> None:
             print(str(error).replace(chr(10), " | "))
         """
     )
-    result = subprocess.run(
-        [PYTHON, "-c", code],
-        cwd=tmp_path,
-        env=QUIET_ENV,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "defined-in-main" in result.stdout and "Block" in result.stdout
+    stdout = run_python(code, cwd=tmp_path)
+    assert "defined-in-main" in stdout and "Block" in stdout
     assert os.listdir(tmp_path) == []
 
 
@@ -215,15 +192,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "def shifted_relu(x):\n    raise RuntimeError('decoy')\n"
     )
     (root / "out").mkdir()
-    result = subprocess.run(
-        [PYTHON, "-c", BUILD_PACKAGE_MODEL, str(root / "out")],
-        cwd=root,
-        env=QUIET_ENV,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_python(BUILD_PACKAGE_MODEL, str(root / "out"), cwd=root)
     return root
 
 
@@ -258,10 +227,7 @@ def test_manifest_keeps_three_members_and_plain_keras_loads_it(project: Path) ->
         print(type(model.layers[-1]).__name__)
         """
     )
-    result = subprocess.run(
-        [PYTHON, "-c", code], env=QUIET_ENV, capture_output=True, text=True, check=False
-    )
-    assert result.stdout.strip() == "Scale", result.stderr[-3000:]
+    assert run_python(code).strip() == "Scale"
 
 
 LOAD_PROJECT = """
@@ -291,24 +257,16 @@ def _load_project(
     project: Path, name: str, mode: str, *, strict: bool = False, pythonpath: bool = False
 ) -> dict[str, object]:
     env = {**QUIET_ENV, **({"PYTHONPATH": str(project)} if pythonpath else {})}
-    result = subprocess.run(
-        [
-            PYTHON,
-            "-c",
-            LOAD_PROJECT,
-            str(project / "out" / name),
-            mode,
-            str(project),
-            *(["strict"] if strict else []),
-        ],
+    stdout = run_python(
+        LOAD_PROJECT,
+        str(project / "out" / name),
+        mode,
+        str(project),
+        *(["strict"] if strict else []),
         cwd=project / "out",
         env=env,
-        capture_output=True,
-        text=True,
-        check=False,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    document: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    document: dict[str, object] = json.loads(stdout.strip().splitlines()[-1])
     return document
 
 
@@ -364,16 +322,8 @@ print(json.dumps({{"ok": report.ok, "differences": report.differences, "error": 
 
 @pytest.mark.parametrize(("layer", "ok"), [("drops", False), ("keeps", True)])
 def test_verify_catches_a_dropped_argument(layer: str, ok: bool, tmp_path: Path) -> None:
-    result = subprocess.run(
-        [PYTHON, "-c", VERIFY.format(fixtures=str(FIXTURES)), layer],
-        cwd=tmp_path,
-        env=QUIET_ENV,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    stdout = run_python(VERIFY.format(fixtures=str(FIXTURES)), layer, cwd=tmp_path)
+    report = json.loads(stdout.strip().splitlines()[-1])
     assert report["ok"] is ok, report["text"]
     if not ok:
         assert report["differences"] and report["differences"][0].startswith(
@@ -396,16 +346,7 @@ def test_verify_passes_on_the_seeds(seed: str, tmp_path: Path) -> None:
         print(assert_roundtrip(build(), sources=[{str(folder)!r}]).describe())
         """
     )
-    result = subprocess.run(
-        [PYTHON, "-c", code],
-        cwd=tmp_path,
-        env=QUIET_ENV,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
-    assert ": pass" in result.stdout
+    assert ": pass" in run_python(code, cwd=tmp_path)
 
 
 def test_verify_cli_on_a_saved_file(project: Path) -> None:
