@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench fuzz builtins clean
+.PHONY: demo test test-jax test-torch lint bench fuzz builtins clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,16 +12,53 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[keras,dev]'
 	touch $(STAMP)
 
+# The other Keras backends (issue 11), each in its own environment with no TensorFlow, created
+# only when its tests run. Keras needs jax and jaxlib for one, torch for the other, and nothing
+# else. torch==2.13.0 is the CPU build that lies in /opt/wheels on this kind of machine (the PyPI
+# one pulls several GB of CUDA libraries): pip takes it from there, and the check after the
+# install refuses a CUDA build. Measured costs of a fresh create: docs/backends.md.
+BACKEND_TEST_DEPS := keras numpy h5py pytest pytest-xdist hypothesis
+WHEELS ?= /opt/wheels
+JAX_VENV := .venv-jax
+JAX_STAMP := $(JAX_VENV)/.installed
+TORCH_VENV := .venv-torch
+TORCH_STAMP := $(TORCH_VENV)/.installed
+
+$(JAX_STAMP): pyproject.toml constraints.txt
+	test -x $(JAX_VENV)/bin/python || $(PYTHON) -m venv $(JAX_VENV)
+	$(JAX_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(JAX_VENV)/bin/python -m pip install --quiet -c constraints.txt -e . $(BACKEND_TEST_DEPS) jax jaxlib
+	touch $@
+
+$(TORCH_STAMP): pyproject.toml constraints.txt
+	test -x $(TORCH_VENV)/bin/python || $(PYTHON) -m venv $(TORCH_VENV)
+	$(TORCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TORCH_VENV)/bin/python -m pip install --quiet -c constraints.txt --find-links $(WHEELS) \
+		-e . $(BACKEND_TEST_DEPS) torch
+	$(TORCH_VENV)/bin/python -c "import sys, torch; sys.exit(torch.version.cuda and \
+		'.venv-torch: torch ' + torch.__version__ + ' is a CUDA build; want the CPU wheel')"
+	touch $@
+
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
-test: $(STAMP)
+test: $(STAMP) $(JAX_STAMP)
 	$(PY) -m pytest -n 2 -q
+	$(MAKE) --no-print-directory test-jax
+
+# The cross-backend suite (tests/backends), run from each backend's environment: it saves on
+# one backend and loads in a fresh process on the others (.venv, .venv-jax, .venv-torch).
+test-jax: $(STAMP) $(JAX_STAMP)
+	KERAS_BACKEND=jax $(JAX_VENV)/bin/python -m pytest -n 2 -q tests/backends
+
+test-torch: $(STAMP) $(TORCH_STAMP)
+	KERAS_BACKEND=torch $(TORCH_VENV)/bin/python -m pytest -n 2 -q tests/backends
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests tools bench examples
 	$(VENV)/bin/ruff format --check src tests tools bench examples
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(PY) bench/run.py
@@ -37,4 +74,4 @@ builtins: $(STAMP)
 	$(PY) tools/gen_keras_builtins.py src/kerascope/_data/keras_builtins.json
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(JAX_VENV) $(TORCH_VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

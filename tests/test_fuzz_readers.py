@@ -18,7 +18,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import kerascope
-from kerascope._render import render_inspection, render_scan
+from kerascope._cli.render import render_inspection, render_scan
 from tests.conftest import ROOT
 
 NAMES = st.sampled_from(

@@ -13,9 +13,9 @@ import h5py
 import numpy as np
 import pytest
 
-from kerascope._h5 import H5Issue, H5ReadError, audit_h5
-from kerascope._window import FileWindow
-from kerascope._zip import member_data_offset, read_members
+from kerascope._reading.archive import member_data_offset, read_members
+from kerascope._reading.hdf5 import H5Issue, H5ReadError, audit_h5
+from kerascope._reading.window import FileWindow
 
 CODES = {
     "hdf5-soft-link",

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kerascope._import_graph import import_cycles
-from kerascope._sources import index_sources
+from kerascope._resolving.import_graph import import_cycles
+from kerascope._resolving.sources import index_sources
 from tests.test_sources import _write
 
 

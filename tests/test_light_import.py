@@ -30,7 +30,7 @@ def test_inspect_keras_file_is_light(zoo: Path) -> None:
 def test_cli_inspect_is_light(zoo: Path) -> None:
     path = str(zoo / "training.keras")
     code = (
-        "import contextlib, io\nfrom kerascope._cli import main\n"
+        "import contextlib, io\nfrom kerascope._cli.commands import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         f"    assert main(['inspect', {path!r}]) == 0"
     )

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from kerascope._lint import CODES, LintFinding, lint
+from kerascope._audit.lint import CODES, LintFinding, lint
 from tests.conftest import FIXTURES, PYTHON, QUIET_ENV, ROOT
 
 SEED_1 = ROOT / "examples" / "seed_1_custom_layer"
@@ -150,7 +150,7 @@ def test_lint_is_quiet_and_import_is_light(layers: ModuleType, keras: ModuleType
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert lint(model) == []
-    probe = "import sys, kerascope._lint; print('keras' in sys.modules)"
+    probe = "import sys, kerascope._audit.lint; print('keras' in sys.modules)"
     result = subprocess.run([PYTHON, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 
@@ -285,7 +285,7 @@ def test_layer_a_custom_layer_builds_itself_is_not_in_the_file(
 MAIN_SCRIPT = """
 import json, sys
 import keras
-from kerascope._lint import lint
+from kerascope._audit.lint import lint
 
 class Block(keras.layers.Layer):
     def __init__(self, units=2, **kwargs):

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 import kerascope
-from kerascope._manifest import ManifestError, parse_manifest
+from kerascope._reading.manifest import ManifestError, parse_manifest
 from tests.conftest import PYTHON, QUIET_ENV, ROOT
 
 SCHEMA = json.loads((ROOT / "docs" / "manifest.schema.json").read_text())

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kerascope._references import Reference, find_references
+from kerascope._reading.references import Reference, find_references
 
 
 def _model(*layers: dict[str, Any], compile_config: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kerascope import RegistryError
-from kerascope._registry import Registry
+from kerascope._resolving.registry import Registry
 from tests.conftest import run_python
 
 

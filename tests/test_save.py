@@ -34,7 +34,7 @@ SAVE = textwrap.dedent(
                                  SlowConfig(4), MyCustomLayer(3)])
 
     path, width, stage = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    import kerascope._save as save_module, kerascope._atomic as atomic_module, time
+    import kerascope._keras.save as save_module, kerascope._keras.atomic as atomic_module, time
     def pause(name, real):
         def wrapper(*args, **kwargs):
             if stage == name:

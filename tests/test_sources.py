@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from kerascope import _sources
-from kerascope._import_graph import import_cycles
-from kerascope._sources import Definition, SourceIndex, index_sources, locate_module
+from kerascope._resolving import source_files
+from kerascope._resolving.import_graph import import_cycles
+from kerascope._resolving.sources import Definition, SourceIndex, index_sources, locate_module
 from kerascope.errors import EXIT_USAGE, KerascopeError, SourceError
 
 TRAP = """\
@@ -304,7 +304,7 @@ def test_same_module_name_from_two_roots_is_a_problem(tmp_path: Path) -> None:
 
 def test_file_limit_is_a_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _write(tmp_path, {f"m{number}.py": f"class C{number}:\n    pass\n" for number in range(5)})
-    monkeypatch.setattr(_sources, "MAX_FILES", 3)
+    monkeypatch.setattr(source_files, "MAX_FILES", 3)
     index = index_sources([tmp_path])
     assert [d.name for d in index.definitions] == ["C0", "C1", "C2"]
     assert len(index.problems) == 1
@@ -661,8 +661,8 @@ def test_indexing_imports_neither_keras_tensorflow_nor_numpy(tmp_path: Path) -> 
     code = textwrap.dedent(
         f"""\
         import sys
-        from kerascope._import_graph import import_cycles
-        from kerascope._sources import index_sources, locate_module
+        from kerascope._resolving.import_graph import import_cycles
+        from kerascope._resolving.sources import index_sources, locate_module
         index = index_sources([{str(path)!r}])
         assert index.find("mypkg>Scale"), index
         import_cycles(index, index.modules)

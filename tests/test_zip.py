@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kerascope._zip import ZipError, read_member, read_members
+from kerascope._reading.archive import ZipError, read_member, read_members
 
 CONTENT = {"metadata.json": b'{"keras_version": "3.15.1"}', "config.json": b'{"a": 1}' * 50}
 

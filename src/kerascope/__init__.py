@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import importlib
 
-from ._record import TYPE_CHECKING
+from ._common.record import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import Any
 
-from ._findings import Finding
-from ._inspect import CustomObject, Inspection, inspect
-from ._references import Reference
+from ._audit.inspect import CustomObject, Inspection, inspect
+from ._audit.pitfalls import Finding
+from ._reading.references import Reference
 from .errors import (
     KerascopeError,
+    KerascopeWarning,
     KerasLoadError,
     LintError,
     ModelFileError,
@@ -36,13 +37,14 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from ._entrypoints import ENTRY_POINT_GROUP
-    from ._load import KerascopeWarning, check, load_model, untrusted
-    from ._plan import Plan, Resolution
-    from ._registry import REGISTRY, Registry, register
-    from ._save import save_model
-    from ._scan import ScanFinding, ScanReport, scan
-    from ._verify import VerifyReport, verify
+    from ._audit.scan import ScanFinding, ScanReport, scan
+    from ._keras.load import load_model
+    from ._keras.registration import register
+    from ._keras.save import save_model
+    from ._keras.verify import VerifyReport, verify
+    from ._resolving.entrypoints import ENTRY_POINT_GROUP
+    from ._resolving.plan import Plan, Resolution, check, untrusted
+    from ._resolving.registry import REGISTRY, Registry
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -82,22 +84,21 @@ __version__ = "0.1.0"
 
 # Loading support is imported on first use, so that `import kerascope` and inspect stay fast.
 _LAZY = {
-    "ENTRY_POINT_GROUP": "._entrypoints",
-    "KerascopeWarning": "._load",
-    "check": "._load",
-    "load_model": "._load",
-    "untrusted": "._load",
-    "Plan": "._plan",
-    "Resolution": "._plan",
-    "REGISTRY": "._registry",
-    "Registry": "._registry",
-    "register": "._registry",
-    "save_model": "._save",
-    "scan": "._scan",
-    "ScanFinding": "._scan",
-    "ScanReport": "._scan",
-    "verify": "._verify",
-    "VerifyReport": "._verify",
+    "ENTRY_POINT_GROUP": "._resolving.entrypoints",
+    "check": "._resolving.plan",
+    "untrusted": "._resolving.plan",
+    "Plan": "._resolving.plan",
+    "Resolution": "._resolving.plan",
+    "REGISTRY": "._resolving.registry",
+    "Registry": "._resolving.registry",
+    "register": "._keras.registration",
+    "load_model": "._keras.load",
+    "save_model": "._keras.save",
+    "verify": "._keras.verify",
+    "VerifyReport": "._keras.verify",
+    "scan": "._audit.scan",
+    "ScanFinding": "._audit.scan",
+    "ScanReport": "._audit.scan",
 }
 
 

@@ -1,5 +1,5 @@
 """``python -m kerascope`` runs the command-line tool."""
 
-from ._cli import main
+from ._cli.commands import main
 
 raise SystemExit(main())

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._record import TYPE_CHECKING, Record
+from ._common.record import TYPE_CHECKING, Record
 
 if TYPE_CHECKING:
     from typing import Any
@@ -45,6 +45,7 @@ __all__ = [
     "EXIT_USAGE",
     "KerasLoadError",
     "KerascopeError",
+    "KerascopeWarning",
     "LintError",
     "ModelFileError",
     "Problem",
@@ -247,3 +248,16 @@ def _essence(error: BaseException) -> str:
             text = text.split(cut, 1)[0]
     first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     return f"{type(error).__name__}: {first[:500]}"
+
+
+class KerascopeWarning(UserWarning):
+    """Something the user should know about a load or save that still succeeded.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warnings.warn("a note", KerascopeWarning)
+        >>> caught[0].category.__name__
+        'KerascopeWarning'
+    """

@@ -8,14 +8,14 @@ Example:
 
 from __future__ import annotations
 
-from ._record import TYPE_CHECKING
+from ._common.record import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import os
     from collections.abc import Iterable, Sequence
     from typing import Any
 
-    from ._verify import VerifyReport
+    from ._keras.verify import VerifyReport
 
 __all__ = ["assert_roundtrip"]
 
@@ -37,7 +37,7 @@ def assert_roundtrip(
     Example:
         >>> assert_roundtrip(model, sources=["mylayers.py"])  # doctest: +SKIP
     """
-    from ._verify import verify
+    from ._keras.verify import verify
 
     report = verify(model, sample, sources=sources, trust=trust, atol=atol, rtol=rtol)
     if not report.ok:

@@ -1,0 +1,247 @@
+"""Plain-text rendering for the command-line tool.
+
+Rendering is done with the standard library on purpose: importing a rich-text library costs
+more time than reading the model file (see BENCHMARKS.md), and ``kerascope inspect`` is meant to
+be instant.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from kerascope._common.record import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kerascope._audit.inspect import CustomObject, Inspection
+    from kerascope._audit.scan import ScanReport
+    from kerascope._keras.runtime import ModelSummary
+    from kerascope._resolving.plan import Plan
+
+__all__ = ["render_inspection", "render_plan", "render_scan", "render_summary", "table"]
+
+_FORMAT_NAMES = {
+    "keras": ".keras archive",
+    "keras-dir": "unzipped .keras directory",
+    "h5": "legacy HDF5 (.h5)",
+}
+_MAX_PATHS = 2
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
+    """Lay out rows in aligned columns.
+
+    Example:
+        >>> table(["A", "B"], [["x", "yy"]])
+        ['  A  B', '  x  yy']
+    """
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+    lines = []
+    for row in (headers, *rows):
+        cells = [str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)]
+        lines.append((indent + "  ".join(cells)).rstrip())
+    return lines
+
+
+def render_inspection(inspection: Inspection) -> str:
+    """The human-readable report of ``kerascope inspect``.
+
+    Example:
+        >>> print(render_inspection(kerascope.inspect("model.keras")))  # doctest: +SKIP
+    """
+    lines = [_file_line(inspection), f"Model: {inspection.model_class}", ""]
+    objects = inspection.custom_objects
+    if objects:
+        lines.append(f"Custom objects ({len(objects)}):")
+        rows = []
+        for obj in objects:
+            paths = list(obj.json_paths[:_MAX_PATHS])
+            if len(obj.json_paths) > _MAX_PATHS:
+                paths.append(f"+{len(obj.json_paths) - _MAX_PATHS} more")
+            rows.append(
+                [
+                    "<lambda> (Python bytecode)" if obj.is_lambda else obj.key,
+                    "/".join(obj.kinds),
+                    _module_text(obj),
+                    str(len(obj.json_paths)),
+                    ", ".join(paths),
+                ]
+            )
+        lines += table(["NAME", "KIND", "MODULE", "USES", "WHERE"], rows)
+    else:
+        lines.append("Custom objects: none (Keras resolves everything in this file by itself)")
+    lines += ["", _builtin_line(inspection)]
+    lines += _manifest_lines(inspection)
+    if inspection.findings:
+        lines += ["", f"Findings ({len(inspection.findings)}):"]
+        for finding in inspection.findings:
+            where = f" at {finding.json_path}" if finding.json_path else ""
+            lines.append(f"  {finding.severity}: {finding.code}{where}")
+            lines.append(f"    {finding.message}")
+            lines.append(f"    fix: {finding.fix}")
+    return "\n".join(lines)
+
+
+def _module_text(obj: CustomObject) -> str:
+    if obj.is_lambda:
+        return "-"
+    # Keras stores functions as {"module": "builtins", "class_name": "function"}: the real
+    # module is not in the file.
+    if obj.module is None or obj.module == "builtins":
+        return "(not recorded)"
+    return obj.module
+
+
+def _manifest_lines(inspection: Inspection) -> list[str]:
+    if inspection.manifest_problem:
+        return ["", f"Manifest: unreadable ({inspection.manifest_problem})"]
+    manifest = inspection.manifest
+    if manifest is None:
+        return []
+    lines = [
+        "",
+        f"Manifest (kerascope {manifest.kerascope_version}, format {manifest.version}): saved with "
+        f"Python {manifest.python_version}, Keras {manifest.keras_version} ({manifest.backend})",
+    ]
+    rows = [
+        [
+            entry.key,
+            f"{entry.module}.{entry.qualname}" if entry.module else "-",
+            entry.file or "-",
+            (entry.sha256 or "-")[:12],
+            f"{entry.distribution} {entry.distribution_version}" if entry.distribution else "-",
+        ]
+        for entry in manifest.objects
+    ]
+    if rows:
+        lines += table(["NAME", "DEFINED AS", "FILE", "SHA256", "DISTRIBUTION"], rows)
+    return lines
+
+
+def _file_line(inspection: Inspection) -> str:
+    parts = [_FORMAT_NAMES[inspection.format]]
+    saved = (
+        "saved by Keras " + inspection.keras_version
+        if inspection.keras_version
+        else "Keras version not recorded"
+    )
+    if inspection.date_saved:
+        saved += f" on {inspection.date_saved}"
+    parts.append(saved)
+    if inspection.backend:
+        parts.append(f"backend {inspection.backend}")
+    if inspection.weights:
+        parts.append(f"weights {inspection.weights.name} ({_size(inspection.weights.size)})")
+    return f"{inspection.path}: " + ", ".join(parts)
+
+
+def _builtin_line(inspection: Inspection) -> str:
+    builtins = inspection.builtin_references
+    if not builtins:
+        return "Built-in: none"
+    counts = Counter(reference.class_name for reference in builtins)
+    shown = ", ".join(
+        name if count == 1 else f"{name} x{count}" for name, count in counts.most_common(8)
+    )
+    more = f", +{len(counts) - 8} more" if len(counts) > 8 else ""
+    return f"Built-in: {len(builtins)} references Keras resolves by itself ({shown}{more})"
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+_ORIGIN_TEXT = {
+    "registry": "registered",
+    "source": "--from",
+    "module": "module in file",
+    "package": "trusted package",
+    "entry-point": "entry point",
+    "manifest": "manifest",
+    "keras": "Keras",
+    "compile-fix": "kerascope",
+    "skipped": "skipped",
+    "missing": "MISSING",
+    "untrusted": "UNTRUSTED",
+    "bytecode": "the file",
+}
+
+
+def render_plan(plan: Plan, *, loading: bool = False) -> str:
+    """The report of ``kerascope check`` (and the first part of ``kerascope load``).
+
+    Example:
+        >>> print(render_plan(kerascope.check("model.h5", sources=["lib.py"])))  # doctest: +SKIP
+    """
+    lines = [_file_line(plan.inspection), ""]
+    rows = [
+        [
+            "<lambda>" if r.object.is_lambda else r.object.key,
+            "/".join(r.object.kinds),
+            _ORIGIN_TEXT[r.origin],
+            r.where if r.problem is None else "-",
+        ]
+        for r in plan.resolutions
+    ]
+    rows += [
+        [
+            alias,
+            "loss",
+            "kerascope",
+            f"keras.losses.{canonical} (Keras cannot restore '{alias}' from .h5)",
+        ]
+        for alias, canonical in plan.compile_fixes.items()
+    ]
+    if rows:
+        lines.append("Custom objects:")
+        lines += table(["NAME", "KIND", "FROM", "WHERE"], rows)
+    else:
+        lines.append("Custom objects: none needed")
+    lines.append("")
+    lines.append(f"Compile: {'yes' if plan.compile else 'no (inference only)'}")
+    lines += [f"Note: {note}" for note in plan.notes]
+    if plan.problems:
+        count = len(plan.problems)
+        lines += ["", f"Cannot load: {count} problem{'s' if count != 1 else ''}"]
+        lines += [
+            "  " + line for problem in plan.problems for line in problem.describe().splitlines()
+        ]
+    elif not loading:
+        lines += ["", "Would load: yes (nothing was imported to find out)"]
+    return "\n".join(lines)
+
+
+def render_summary(summary: ModelSummary) -> str:
+    """What ``kerascope load`` prints about the loaded model."""
+    lines = ["", f"Loaded {summary.class_name} '{summary.name}': {summary.parameters:,} parameters"]
+    if summary.layers:
+        lines += table(["LAYER", "CLASS"], [list(layer) for layer in summary.layers])
+    if summary.compiled:
+        lines.append(f"Compiled: loss {summary.loss}, optimizer {summary.optimizer}")
+    else:
+        lines.append("Not compiled")
+    return "\n".join(lines)
+
+
+def render_scan(report: ScanReport) -> str:
+    """The report of ``kerascope scan``.
+
+    Example:
+        >>> print(render_scan(kerascope.scan("model.keras")))  # doctest: +SKIP
+    """
+    kind = _FORMAT_NAMES.get(report.format or "", "unrecognised file")
+    counts = Counter(finding.severity for finding in report.findings)
+    summary = ", ".join(f"{counts[s]} {s}" for s in ("high", "medium", "low", "info") if counts[s])
+    lines = [f"{report.path}: {kind}: {summary or 'nothing found'}"]
+    order = {"high": 0, "medium": 1, "low": 2, "info": 3}
+    for finding in sorted(report.findings, key=lambda f: order[f.severity]):
+        where = f" at {finding.json_path}" if finding.json_path else ""
+        lines.append(f"  {finding.severity}: {finding.kind}{where}")
+        lines.append(f"    {finding.message}")
+        lines.append(f"    fix: {finding.fix}")
+    return "\n".join(lines)

@@ -1,0 +1,150 @@
+"""``kerascope.load_model``: audit, then resolve, then let Keras construct the model."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+
+from kerascope._common.record import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from kerascope._resolving.plan import CompileMode
+
+from kerascope._resolving.plan import Plan, Resolution, make_plan
+from kerascope.errors import (
+    KerascopeWarning,
+    KerasLoadError,
+    SourceImportError,
+    UnresolvedObjectsError,
+)
+
+from .runtime import builtin_loss, load_with_keras
+
+__all__ = ["load_model", "load_with_plan"]
+
+_IMPORTED_ORIGINS = frozenset({"source", "module", "package", "entry-point", "manifest"})
+
+
+def load_model(
+    path: str | os.PathLike[str],
+    *,
+    sources: Sequence[str | os.PathLike[str]] = (),
+    trust: Iterable[str] = (),
+    compile: CompileMode = "auto",
+    safe_mode: bool = True,
+    allow: Iterable[str] = (),
+    strict: bool = False,
+) -> Any:
+    """Load a Keras model, providing every custom object it needs, in a fresh process too.
+
+    Args:
+        path: A ``.keras`` file, an unzipped ``.keras`` directory or a legacy ``.h5`` file.
+        sources: Where custom objects are defined: ``.py`` files, directories, dotted modules or
+            packages. Only the files that define what the model needs are imported.
+        trust: Packages or distributions (``"tcn"``, ``"keras-tcn"``) whose modules, named by
+            the file, may be imported. Keras's own packages are always trusted.
+        compile: ``"auto"`` compiles when the training configuration can be restored and
+            otherwise loads for inference with a warning naming what is missing; ``True``
+            requires it; ``False`` skips it (and never imports training-only objects).
+        safe_mode: Passed to Keras (turned off only for ``allow=["lambda"]``).
+        allow: Kinds of audit findings to accept instead of refusing the file, e.g.
+            ``["lambda"]`` for Lambda bytecode you trust. Nothing is allowed by default.
+        strict: Refuse, instead of warning, when a defining file differs from the one the
+            file's manifest recorded.
+
+    Returns:
+        The model, as ``keras.saving.load_model`` returns it.
+
+    Raises:
+        UnresolvedObjectsError: Custom objects are missing or untrusted, or the audit found
+            something dangerous; everything is listed, before anything is imported.
+        ModelFileError: The file is not a readable Keras model.
+        SourceImportError: A source module failed while being imported.
+        KerasLoadError: Keras failed although every object was provided.
+
+    Example:
+        >>> import kerascope
+        >>> model = kerascope.load_model(  # doctest: +SKIP
+        ...     "my_model.h5", sources=["custom_layer.py"]
+        ... )
+    """
+    plan = make_plan(
+        path, sources, trust, compile=compile, safe_mode=safe_mode, allow=allow, strict=strict
+    )
+    return load_with_plan(plan)
+
+
+def load_with_plan(plan: Plan) -> Any:
+    """Import what the plan names, then call Keras with exactly those custom objects."""
+    if plan.problems:
+        raise UnresolvedObjectsError(plan.inspection.path, plan.problems)
+    needed = [r for r in plan.resolutions if r.origin in _IMPORTED_ORIGINS and r.module]
+    # Source roots stay on sys.path while Keras builds the model: from_config and build may
+    # import sibling modules of the sources.
+    with _on_sys_path(list(dict.fromkeys(r.root for r in needed if r.root))):
+        custom_objects = _import_objects(needed)
+        for alias, canonical in plan.compile_fixes.items():
+            custom_objects[alias] = builtin_loss(canonical)
+        for note in plan.notes:
+            warnings.warn(note, KerascopeWarning, stacklevel=3)
+        try:
+            return load_with_keras(
+                plan.inspection.path, custom_objects, plan.compile, plan.safe_mode
+            )
+        except Exception as error:
+            raise KerasLoadError(plan.inspection.path, error) from error
+
+
+def _import_objects(needed: Sequence[Resolution]) -> dict[str, Any]:
+    objects: dict[str, Any] = {}
+    for resolution in needed:
+        assert resolution.module is not None and resolution.attribute is not None
+        module = _import(resolution.module, resolution.root)
+        try:
+            value = module
+            for part in resolution.attribute.split("."):  # a nested class: Outer.Inner
+                value = getattr(value, part)
+            objects[resolution.object.key] = value
+        except AttributeError:
+            raise SourceImportError(
+                resolution.module,
+                f"module '{resolution.module}' defines no '{resolution.attribute}' once imported",
+            ) from None
+    return objects
+
+
+def _import(module_name: str, root: str | None) -> Any:
+    loaded = sys.modules.get(module_name)
+    if loaded is not None and root is not None:
+        origin = os.path.realpath(getattr(loaded, "__file__", "") or "")
+        if not origin.startswith(os.path.realpath(root) + os.sep):
+            raise SourceImportError(
+                module_name,
+                f"a different module named '{module_name}' is already imported from "
+                f"{origin or 'elsewhere'}; rename one of them",
+            )
+    try:
+        return importlib.import_module(module_name)
+    except Exception as error:
+        message = str(error).splitlines()[0] if str(error) else ""
+        raise SourceImportError(
+            module_name, f"importing '{module_name}' failed: {type(error).__name__}: {message}"
+        ) from error
+
+
+@contextmanager
+def _on_sys_path(roots: Sequence[str]) -> Iterator[None]:
+    added = [root for root in roots if root not in sys.path]
+    sys.path[:0] = added
+    try:
+        yield
+    finally:
+        for root in added:
+            if root in sys.path:
+                sys.path.remove(root)

@@ -1,0 +1,184 @@
+"""The one module that imports Keras, and only when a function here is called.
+
+Everything goes through Keras's public API (``keras.saving`` and friends); Keras does all the
+deserializing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Iterable, Mapping
+
+from kerascope._common.record import TYPE_CHECKING, Record
+
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = [
+    "ModelSummary",
+    "builtin_loss",
+    "load_with_keras",
+    "register_with_keras",
+    "summarize",
+]
+
+
+def _keras() -> Any:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+
+    return keras
+
+
+def register_with_keras(obj: Any, package: str, name: str | None, aliases: Iterable[str]) -> str:
+    """Register ``obj`` with Keras under ``package>name`` (and each alias); return the key."""
+    keras = _keras()
+    keras.saving.register_keras_serializable(package=package, name=name)(obj)
+    registry = keras.saving.get_custom_objects()
+    for alias in aliases:
+        registry[alias] = obj
+    return str(keras.saving.get_registered_name(obj))
+
+
+def builtin_loss(name: str) -> Any:
+    """A Keras built-in loss function by its canonical name (``"mean_squared_error"``)."""
+    return _keras().losses.get(name)
+
+
+def save_with_keras(model: Any, path: str) -> None:
+    """``model.save(path)``: Keras chooses the format from the extension."""
+    _keras()
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(max(level, logging.ERROR))  # the "HDF5 format is legacy" notice
+    try:
+        model.save(path)
+    finally:
+        absl.setLevel(level)
+
+
+def input_shapes(model: Any) -> list[tuple[tuple[int | None, ...], str]]:
+    """Shape and dtype of each model input (from the model's input spec)."""
+    return [
+        (tuple(tensor.shape), str(getattr(tensor.dtype, "name", tensor.dtype)))
+        for tensor in getattr(model, "inputs", None) or []
+    ]
+
+
+def predict(model: Any, inputs: list[Any]) -> list[Any]:
+    """The model's outputs on ``inputs``, as a list of numpy arrays."""
+    import numpy as np
+
+    keras = _keras()
+    outputs = model(inputs[0] if len(inputs) == 1 else inputs, training=False)
+    flat = keras.tree.flatten(outputs)
+    return [np.asarray(keras.ops.convert_to_numpy(output)) for output in flat]
+
+
+def weight_arrays(model: Any) -> list[tuple[str, Any]]:
+    """Every weight of the model, with its path, as numpy arrays."""
+    import numpy as np
+
+    keras = _keras()
+    return [
+        (str(getattr(w, "path", w.name)), np.asarray(keras.ops.convert_to_numpy(w)))
+        for w in model.weights
+    ]
+
+
+def runtime_versions() -> tuple[str, str]:
+    """The installed Keras version and the active backend."""
+    keras = _keras()
+    return str(keras.__version__), str(keras.backend.backend())
+
+
+def live_object(key: str, module: str | None, name: str) -> Any | None:
+    """The object a saving process used for a custom-object key, looked up where it lives.
+
+    Registered objects come from Keras's registry; classes from their module (already imported
+    by the process that built the model); functions, which Keras records without a module, from
+    the first imported module outside Keras that defines a function of that name.
+    """
+    keras = _keras()
+    registered = keras.saving.get_custom_objects().get(key)
+    if registered is not None:
+        return registered
+    if module and module != "builtins":
+        return getattr(sys.modules.get(module), name, None)
+    if module is None:
+        found = getattr(sys.modules.get("__main__"), name, None)
+        if found is not None:
+            return found
+    for module_name, candidate_module in list(sys.modules.items()):
+        if module_name.split(".")[0] in _NOT_USER_CODE or candidate_module is None:
+            continue
+        candidate = getattr(candidate_module, name, None)
+        if callable(candidate) and getattr(candidate, "__name__", None) == name:
+            return candidate
+    return None
+
+
+_NOT_USER_CODE = frozenset(
+    {"keras", "tensorflow", "tf_keras", "numpy", "jax", "torch", "h5py", "kerascope", "builtins"}
+) | frozenset(sys.stdlib_module_names)
+
+
+def load_with_keras(
+    path: str, custom_objects: Mapping[str, Any], compile: bool, safe_mode: bool
+) -> Any:
+    """``keras.saving.load_model`` with exactly these custom objects."""
+    keras = _keras()
+    absl = logging.getLogger("absl")
+    level = absl.level
+    # Keras logs that compiled metrics are not built yet and warns about optimizer variables
+    # of never-trained models: noise for someone loading a model.
+    absl.setLevel(max(level, logging.ERROR))
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            return keras.saving.load_model(
+                path, custom_objects=dict(custom_objects), compile=compile, safe_mode=safe_mode
+            )
+    finally:
+        absl.setLevel(level)
+
+
+class ModelSummary(Record):
+    """What ``kerascope load`` prints about a loaded model."""
+
+    class_name: str
+    name: str
+    layers: tuple[tuple[str, str], ...]
+    parameters: int
+    compiled: bool
+    loss: str | None
+    optimizer: str | None
+
+
+def summarize(model: Any) -> ModelSummary:
+    """Layers, parameter count and compile state of a loaded model."""
+    layers = tuple((layer.name, type(layer).__name__) for layer in getattr(model, "layers", ()))
+    compiled = bool(getattr(model, "compiled", False))
+    loss = getattr(model, "loss", None) if compiled else None
+    optimizer = getattr(model, "optimizer", None) if compiled else None
+    return ModelSummary(
+        class_name=type(model).__name__,
+        name=str(model.name),
+        layers=layers,
+        parameters=int(model.count_params()) if getattr(model, "built", True) else 0,
+        compiled=compiled,
+        loss=_describe(loss),
+        optimizer=type(optimizer).__name__ if optimizer is not None else None,
+    )
+
+
+def _describe(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    name = getattr(value, "__name__", None) or getattr(value, "name", None)
+    return str(name) if name else type(value).__name__

@@ -1,0 +1,120 @@
+"""Run the HDF5 readers of ``_h5.py`` in a child process, with a time limit.
+
+HDF5 is C code. On some malformed files (found by this project's fuzzer) reading one root
+attribute never returns, and a Python signal cannot interrupt it; a crash would take the caller
+down with it. Untrusted files are therefore read by a short-lived child process that is killed
+if it takes too long. The caller never imports h5py or numpy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from kerascope._common.files import file_identity
+from kerascope._common.record import TYPE_CHECKING
+
+from .hdf5 import H5Contents, H5Issue, H5ReadError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+__all__ = ["TIMEOUT_SECONDS", "audit_h5_isolated", "read_h5_root_isolated"]
+
+# KERASCOPE_HDF5_TIMEOUT overrides it (seconds); reading a sound file takes well under one.
+TIMEOUT_SECONDS = float(os.environ.get("KERASCOPE_HDF5_TIMEOUT", "60"))
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_CHILD = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from kerascope._reading.hdf5 import serve_request; serve_request(sys.argv[2])"
+)
+
+
+def read_h5_root_isolated(path: str, timeout: float | None = None) -> H5Contents:
+    """:func:`kerascope._reading.hdf5.read_h5_root`, in a child process.
+
+    The same child also audits the file (:func:`audit_h5_isolated`): both answers are kept
+    while the file is unchanged, so inspecting then scanning a file starts one child.
+
+    Example:
+        >>> read_h5_root_isolated("model.h5").attributes["keras_version"]  # doctest: +SKIP
+        '3.15.1'
+    """
+    answer = _whole_file(path, timeout)
+    if "root_error" in answer:
+        raise H5ReadError(answer["root_error"])
+    root = answer["root"]
+    return H5Contents(
+        root["attributes"], tuple(root["attribute_names"]), tuple(root["root_members"])
+    )
+
+
+def audit_h5_isolated(
+    path: str, window: tuple[int, int] | None = None, timeout: float | None = None
+) -> list[H5Issue]:
+    """:func:`kerascope._reading.hdf5.audit_h5`, in a child process; ``window`` is (offset,
+    length) of a stored zip member inside ``path``.
+
+    Example:
+        >>> audit_h5_isolated("model.h5")  # doctest: +SKIP
+        []
+    """
+    if window is None:
+        answer = _whole_file(path, timeout)
+    else:
+        request = {"operation": "audit", "path": os.path.abspath(path), "window": window}
+        answer = _remembered((file_identity(path), tuple(window)), request, timeout)
+    if "audit_error" in answer:
+        raise H5ReadError(answer["audit_error"])
+    return [H5Issue(*issue) for issue in answer["issues"]]
+
+
+_ANSWERS: dict[object, dict[str, Any]] = {}
+_MAX_REMEMBERED = 64
+
+
+def _whole_file(path: str, timeout: float | None) -> dict[str, Any]:
+    request = {"operation": "both", "path": os.path.abspath(path), "window": None}
+    return _remembered(file_identity(path), request, timeout)
+
+
+def _remembered(
+    key: object, request: Mapping[str, object], timeout: float | None
+) -> dict[str, Any]:
+    if key is not None and key in _ANSWERS:
+        return _ANSWERS[key]
+    answer = _ask(request, TIMEOUT_SECONDS if timeout is None else timeout)
+    if key is not None and not (isinstance(key, tuple) and key[0] is None):
+        if len(_ANSWERS) >= _MAX_REMEMBERED:
+            _ANSWERS.pop(next(iter(_ANSWERS)))
+        _ANSWERS[key] = answer
+    return answer
+
+
+def _ask(request: Mapping[str, object], timeout: float) -> dict[str, Any]:
+    try:
+        result = subprocess.run(
+            [sys.executable, "-I", "-c", _CHILD, _PACKAGE_PARENT, json.dumps(request)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise H5ReadError(
+            f"the HDF5 library did not finish reading the file in {timeout:g} s "
+            "(a malformed file can make it loop forever)"
+        ) from None
+    if result.returncode < 0:
+        raise H5ReadError(
+            f"the HDF5 library crashed reading the file (signal {-result.returncode})"
+        )
+    try:
+        answer: dict[str, Any] = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        last = (result.stderr.strip().splitlines() or ["no answer"])[-1]
+        raise H5ReadError(f"the HDF5 reader failed: {last}") from None
+    return answer

@@ -1,0 +1,141 @@
+"""The kerascope manifest: what a saved model's custom objects are and where their code was.
+
+Specified in docs/format.md (with a JSON Schema in docs/manifest.schema.json). A ``.keras`` file
+carries it under the key ``kerascope_manifest`` of ``metadata.json``, which Keras writes and
+never reads; a legacy ``.h5`` file carries it as the root attribute ``kerascope_manifest``. Every
+manifest version keeps a reader here.
+"""
+
+from __future__ import annotations
+
+from kerascope._common.record import TYPE_CHECKING, Record
+
+if TYPE_CHECKING:
+    from typing import Any
+
+
+__all__ = [
+    "MANIFEST_KEY",
+    "MANIFEST_VERSION",
+    "Manifest",
+    "ManifestError",
+    "ManifestObject",
+    "parse_manifest",
+]
+
+MANIFEST_KEY = "kerascope_manifest"
+MANIFEST_VERSION = 1
+
+
+class ManifestError(ValueError):
+    """A manifest that does not follow any known version of the format."""
+
+
+class ManifestObject(Record):
+    """One custom object as the saving process knew it.
+
+    Attributes:
+        key: The name Keras looks it up under (as in the model config).
+        kinds: What it is used as (``layer``, ``loss`` ...).
+        module: The module that defined it (``__main__`` for scripts and notebooks).
+        qualname: Its qualified name in that module.
+        file: The defining file, relative to its package's or source's root
+            (``mypkg/layers.py``); None when there is no file.
+        sha256: The SHA-256 of that file when saved.
+        distribution: The installed distribution the file belongs to, if any.
+        distribution_version: That distribution's version.
+    """
+
+    key: str
+    kinds: tuple[str, ...]
+    module: str | None
+    qualname: str | None
+    file: str | None
+    sha256: str | None
+    distribution: str | None = None
+    distribution_version: str | None = None
+
+
+class Manifest(Record):
+    """The manifest of one saved model."""
+
+    version: int
+    kerascope_version: str
+    python_version: str
+    keras_version: str | None
+    backend: str | None
+    objects: tuple[ManifestObject, ...]
+
+    def find(self, key: str) -> ManifestObject | None:
+        """The entry for a custom-object key, if the manifest has one."""
+        return next((entry for entry in self.objects if entry.key == key), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest as written into the file (format version 1).
+
+        Example:
+            >>> Manifest(1, "0.1.0", "3.11.7", "3.15.1", "tensorflow", ()).to_dict()["version"]
+            1
+        """
+        return {
+            "version": self.version,
+            "kerascope_version": self.kerascope_version,
+            "python_version": self.python_version,
+            "keras_version": self.keras_version,
+            "backend": self.backend,
+            "objects": [{**entry._asdict(), "kinds": list(entry.kinds)} for entry in self.objects],
+        }
+
+
+def parse_manifest(data: object) -> Manifest:
+    """Read a manifest of any known version.
+
+    Raises:
+        ManifestError: The data is not a manifest of a known version.
+
+    Example:
+        >>> parse_manifest({"version": 1, "kerascope_version": "0.1.0", "python_version": "3.11",
+        ...                 "keras_version": "3.15.1", "backend": "jax", "objects": []}).backend
+        'jax'
+    """
+    if not isinstance(data, dict):
+        raise ManifestError("the manifest is not a JSON object")
+    version = data.get("version")
+    if version == 1:
+        return _parse_version_1(data)
+    raise ManifestError(f"unknown manifest version {version!r} (this kerascope reads version 1)")
+
+
+def _parse_version_1(data: dict[str, Any]) -> Manifest:
+    objects = data.get("objects")
+    if not isinstance(objects, list):
+        raise ManifestError("the manifest's 'objects' is not a list")
+    entries = []
+    for item in objects:
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+            raise ManifestError("a manifest object has no 'key'")
+        kinds = item.get("kinds", [])
+        entries.append(
+            ManifestObject(
+                key=item["key"],
+                kinds=tuple(str(kind) for kind in kinds) if isinstance(kinds, list) else (),
+                module=_text(item.get("module")),
+                qualname=_text(item.get("qualname")),
+                file=_text(item.get("file")),
+                sha256=_text(item.get("sha256")),
+                distribution=_text(item.get("distribution")),
+                distribution_version=_text(item.get("distribution_version")),
+            )
+        )
+    return Manifest(
+        version=1,
+        kerascope_version=str(data.get("kerascope_version", "?")),
+        python_version=str(data.get("python_version", "?")),
+        keras_version=_text(data.get("keras_version")),
+        backend=_text(data.get("backend")),
+        objects=tuple(entries),
+    )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -1,0 +1,91 @@
+"""What a file's kerascope manifest says about the code and versions that will load it."""
+
+from __future__ import annotations
+
+import os
+
+from kerascope._common.files import file_sha256
+from kerascope._common.record import TYPE_CHECKING
+
+from .resolve import relative
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from kerascope._reading.manifest import Manifest
+
+    from .resolve import Resolution
+
+__all__ = ["drift", "version_notes"]
+
+
+def drift(manifest: Manifest | None, resolutions: Sequence[Resolution]) -> list[tuple[str, str]]:
+    """Objects whose defining file differs from the one the manifest recorded."""
+    if manifest is None:
+        return []
+    drifted = []
+    for resolution in resolutions:
+        entry = manifest.find(resolution.object.key)
+        if entry is None or not entry.sha256 or not resolution.file:
+            continue
+        if file_sha256(resolution.file) != entry.sha256:
+            drifted.append(
+                (
+                    resolution.object.key,
+                    f"'{resolution.object.key}' was saved with {entry.file} "
+                    f"(sha256 {entry.sha256[:12]}); the file that will be imported, "
+                    f"{relative(resolution.file)}, has changed since",
+                )
+            )
+    return drifted
+
+
+def version_notes(manifest: Manifest | None) -> list[str]:
+    if manifest is None:
+        return []
+    from importlib import metadata
+
+    notes = []
+    installed = _installed_version("keras")
+    if manifest.keras_version and installed and manifest.keras_version != installed:
+        notes.append(f"saved with Keras {manifest.keras_version}; this is Keras {installed}")
+    backend = _configured_backend()
+    if manifest.backend and manifest.backend != backend:
+        notes.append(f"saved with the {manifest.backend} backend; this process uses {backend}")
+    for entry in manifest.objects:
+        if entry.distribution and entry.distribution_version:
+            try:
+                version = metadata.version(entry.distribution)
+            except metadata.PackageNotFoundError:
+                continue
+            if version != entry.distribution_version:
+                notes.append(
+                    f"'{entry.key}' was saved with {entry.distribution} "
+                    f"{entry.distribution_version}; {version} is installed"
+                )
+    return list(dict.fromkeys(notes))
+
+
+def _installed_version(distribution: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _configured_backend() -> str:
+    """The backend Keras will use, read as Keras reads it, without importing Keras."""
+    import json
+
+    backend = os.environ.get("KERAS_BACKEND")
+    if backend:
+        return backend
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json"), encoding="utf-8") as handle:
+            configured = json.load(handle).get("backend")
+    except (OSError, ValueError, AttributeError):
+        configured = None
+    return configured if isinstance(configured, str) else "tensorflow"
