@@ -43,10 +43,22 @@ DIRECTIONS = {
     "torch": [("tensorflow", "torch"), ("torch", "tensorflow"), ("jax", "torch"), ("torch", "jax")],
 }.get(HOST, [])
 TIMEOUT = 600
+TOLERANCE = 1e-5
+COMPILED = ("registered", "plain", "subclassed", "manifest")
+TORCH_OPTIMIZER = pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "issue 11: a compiled model saved on torch names its optimizer "
+        "keras.src.backend.torch.optimizers.torch_adam.Adam; kerascope refuses it as keras-internal"
+    ),
+)
+
 
 collect_ignore = ["fixtures"]
 if HOST not in ("jax", "torch"):
     collect_ignore_glob = ["test_*.py"]
+else:  # test_on_jax.py runs in the JAX suite only, test_on_torch.py in the PyTorch one
+    collect_ignore_glob = [f"test_on_{other}.py" for other in ("jax", "torch") if other != HOST]
 
 
 def python_for(backend: str) -> Path:
@@ -80,7 +92,7 @@ def failure(result: subprocess.CompletedProcess[str]) -> str:
 
 
 @contextlib.contextmanager
-def _locked(base: Path, name: str) -> Iterator[Path]:
+def locked(base: Path, name: str) -> Iterator[Path]:
     """``base/name``, held under a lock shared by every xdist worker of this run."""
     base.mkdir(parents=True, exist_ok=True)
     with open(base / f"{name}.lock", "w") as lock:
@@ -102,7 +114,7 @@ def saved(shared_base: Path) -> Callable[[str], Path]:
 
     def get(backend: str) -> Path:
         python_for(backend)
-        with _locked(shared_base, f"saved-{backend}") as folder:
+        with locked(shared_base, f"saved-{backend}") as folder:
             if not (folder / "built.json").exists():
                 folder.mkdir(exist_ok=True)
                 result = run_on(backend, [str(FIXTURES / "build.py"), str(folder)], cwd=folder)
@@ -120,7 +132,7 @@ def loaded(shared_base: Path, saved: Callable[[str], Path]) -> Callable[[str, st
     def get(source: str, target: str, ext: str) -> Any:
         folder = saved(source)
         python_for(target)
-        with _locked(shared_base, f"loaded-{source}-{target}-{ext}.json") as record:
+        with locked(shared_base, f"loaded-{source}-{target}-{ext}.json") as record:
             if not record.exists():
                 cwd = shared_base / f"cwd-{source}-{target}-{ext}"
                 cwd.mkdir(exist_ok=True)
@@ -131,3 +143,9 @@ def loaded(shared_base: Path, saved: Callable[[str], Path]) -> Callable[[str, st
             return json.loads(record.read_text())
 
     return get
+
+
+def assert_loaded_within_tolerance(outcome: dict[str, Any]) -> None:
+    assert "error" not in outcome, outcome["error"]
+    assert outcome["shape"] == [4, 1]
+    assert outcome["max_diff"] <= TOLERANCE, outcome
