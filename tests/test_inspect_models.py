@@ -163,7 +163,7 @@ def test_cli_json_schema(zoo: Path) -> None:
     result = run_cli("inspect", str(zoo / "training.keras"), "--json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
-    assert document["schema_version"] == 1
+    assert document["schema_version"] == 2
     assert document["format"] == "keras"
     assert document["keras_version"] == "3.15.1"
     for entry in document["objects"]:
@@ -202,4 +202,4 @@ def test_cli_flags_lambda(zoo: Path) -> None:
     result = run_cli("inspect", str(zoo / "lambdas.h5"))
     assert result.returncode == 0, result.stderr
     assert "<lambda> (Python bytecode)" in result.stdout
-    assert "warning: lambda at $.config.layers[1].config.function" in result.stdout
+    assert "high: lambda at $.config.layers[1].config.function" in result.stdout

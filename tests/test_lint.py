@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from kerascope._audit.lint import CODES, LintFinding, lint
+from kerascope import Finding
+from kerascope._audit.lint import CODES, lint
 from tests.conftest import FIXTURES, PYTHON, QUIET_ENV, ROOT
 
 SEED_1 = ROOT / "examples" / "seed_1_custom_layer"
@@ -67,15 +68,17 @@ def functional(*layer_list: Any, shape: tuple[int, ...] = (4,)) -> Any:
     return keras.Model(inputs, outputs)
 
 
-def only(findings: list[LintFinding], code: str) -> LintFinding:
+def only(findings: list[Finding], code: str) -> Finding:
     matching = [finding for finding in findings if finding.code == code]
     assert len(matching) == 1, findings
     return matching[0]
 
 
-def assert_well_formed(finding: LintFinding, *words: str) -> None:
+def assert_well_formed(finding: Finding, *words: str) -> None:
+    # the one findings record of inspect, scan and lint, naming a live object, not a file place
+    assert type(finding) is Finding and finding.json_path is None and finding.object
     assert finding.code in CODES
-    assert finding.severity in ("error", "warning")
+    assert finding.severity in ("low", "medium", "high")
     for word in words:
         assert word in finding.message, (word, finding.message)
     assert finding.fix.strip()
@@ -160,23 +163,23 @@ def test_lint_is_quiet_and_import_is_light(layers: ModuleType, keras: ModuleType
 
 def test_required_argument_missing_from_config_is_an_error(layers: ModuleType) -> None:
     finding = only(lint(functional(layers.DropsRequired(3))), "config-drops-argument")
-    assert finding.severity == "error"
+    assert finding.severity == "high"
     assert finding.object == "lint_layers.DropsRequired"
     assert_well_formed(finding, "DropsRequired", "'units'")
     assert "self.units" in finding.fix
 
 
-def test_argument_with_default_missing_from_config_is_a_warning(layers: ModuleType) -> None:
+def test_argument_with_default_missing_from_config_is_low(layers: ModuleType) -> None:
     finding = only(lint(functional(layers.DropsDefault(3, offset=1.0))), "config-missing-default")
-    assert finding.severity == "warning"
+    assert finding.severity == "low"
     assert_well_formed(finding, "DropsDefault", "'offset'", "0.5")
 
 
-def test_errors_come_first_and_each_problem_once(layers: ModuleType) -> None:
+def test_highest_come_first_and_each_problem_once(layers: ModuleType) -> None:
     model = functional(layers.DropsDefault(3), layers.DropsRequired(3), layers.DropsRequired(4))
     assert [(f.severity, f.code) for f in lint(model)] == [
-        ("error", "config-drops-argument"),
-        ("warning", "config-missing-default"),
+        ("high", "config-drops-argument"),
+        ("low", "config-missing-default"),
     ]
 
 
@@ -200,7 +203,7 @@ def test_dropped_arguments_match_keras(
 def test_plain_object_argument_without_get_config_is_an_error(layers: ModuleType) -> None:
     model = functional(layers.PlainArgument(layers.Helper(2.5)))
     finding = only(lint(model), "no-config")
-    assert finding.severity == "error"
+    assert finding.severity == "high"
     assert_well_formed(finding, "PlainArgument", "argument 'base' is a Helper instance")
     assert "get_config" in finding.fix and "from_config" in finding.fix
 
@@ -209,7 +212,7 @@ def test_config_value_json_cannot_hold_is_an_error(layers: ModuleType, keras: Mo
     finding = only(
         lint(functional(layers.ReturnsObject(layers.Helper(1.0)))), "not-json-serializable"
     )
-    assert finding.severity == "error"
+    assert finding.severity == "high"
     assert_well_formed(finding, "ReturnsObject", "'base'", "Helper instance")
     assert "keras.saving.serialize_keras_object" in finding.fix
 
@@ -320,10 +323,10 @@ def test_class_and_function_defined_in_main_are_errors(tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    findings = [LintFinding(**item) for item in json.loads(result.stdout.splitlines()[-1])]
+    findings = [Finding(**item) for item in json.loads(result.stdout.splitlines()[-1])]
     assert [(f.severity, f.code, f.object) for f in findings] == [
-        ("error", "defined-in-main", "__main__.Block"),
-        ("error", "defined-in-main", "__main__.swish2"),
+        ("high", "defined-in-main", "__main__.Block"),
+        ("high", "defined-in-main", "__main__.swish2"),
     ]
     for finding, name in zip(findings, ("Block", "swish2"), strict=True):
         assert_well_formed(finding, name, "__main__", "train.py")
@@ -352,7 +355,7 @@ def test_class_from_a_module_not_on_sys_path_is_not_findable(
     monkeypatch.setitem(sys.modules, "hidden_layers", module)
     spec.loader.exec_module(module)
     finding = only(lint(functional(module.Hidden())), "not-findable")
-    assert finding.severity == "warning"
+    assert finding.severity == "medium"
     assert finding.object == "hidden_layers.Hidden"
     assert_well_formed(finding, "Hidden", "hidden_layers", str(path))
     assert "kerascope.register" in finding.fix and f"--from {path}" in finding.fix
@@ -385,7 +388,7 @@ def test_registered_class_is_findable_wherever_it_lives(
 def test_subclassed_model_as_h5_is_an_error(layers: ModuleType) -> None:
     model = layers.Subclassed()
     finding = only(lint(model, format="h5"), "subclassed-model-h5")
-    assert finding.severity == "error"
+    assert finding.severity == "high"
     assert_well_formed(finding, "Subclassed", ".h5")
     assert ".keras" in finding.fix
     assert lint(model, format="keras") == []

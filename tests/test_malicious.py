@@ -251,7 +251,7 @@ def _kerascope_load(payload: Payload, folder: Path) -> dict[str, Any]:
 
 
 def _high_kinds(report: kerascope.ScanReport) -> set[str]:
-    return {finding.kind for finding in report.findings if finding.severity == "high"}
+    return {finding.code for finding in report.findings if finding.severity == "high"}
 
 
 # --- scan ----------------------------------------------------------------------------------------
@@ -267,13 +267,13 @@ def test_scan_reports_payload(
     results["payloads"][payload.name]["scan"] = {
         "high_kinds": sorted(_high_kinds(report)),
         "other": sorted(
-            {f"{f.severity}:{f.kind}" for f in report.findings if f.severity != "high"}
+            {f"{f.severity}:{f.code}" for f in report.findings if f.severity != "high"}
         ),
         "exit_code": cli.returncode,
     }
     assert set(payload.kinds) <= _high_kinds(report), report.findings
     assert cli.returncode == EXIT_HIGH, cli.stderr
-    assert {f["kind"] for f in json.loads(cli.stdout)["findings"]} >= set(payload.kinds)
+    assert {f["code"] for f in json.loads(cli.stdout)["findings"]} >= set(payload.kinds)
 
 
 def test_scan_sees_only_the_file_of_a_spoofing_attack(
@@ -286,11 +286,11 @@ def test_scan_sees_only_the_file_of_a_spoofing_attack(
     results["payloads"][SPOOF.name]["scan"] = {
         "high_kinds": sorted(_high_kinds(report)),
         "other": sorted(
-            {f"{f.severity}:{f.kind}" for f in report.findings if f.severity != "high"}
+            {f"{f.severity}:{f.code}" for f in report.findings if f.severity != "high"}
         ),
         "exit_code": cli.returncode,
     }
-    assert [f.kind for f in report.findings if f.severity == "info"] == ["keras-package"]
+    assert [f.code for f in report.findings if f.severity == "info"] == ["keras-package"]
     assert cli.returncode == 0, cli.stderr
 
 
@@ -343,7 +343,7 @@ def test_zoo_scans_clean(zoo: Path) -> None:
     assert len(models) >= 10
     for path in models:
         report = kerascope.scan(path)
-        above = [(f.kind, f.json_path) for f in report.findings if f.severity != "info"]
+        above = [(f.code, f.json_path) for f in report.findings if f.severity != "info"]
         expected = 0
         if path.stem == "lambdas":  # Lambda(lambda x: x + 1.0), then Lambda(a named function)
             assert [kind for kind, _ in above] == ["lambda"], (path.name, above)
@@ -365,7 +365,7 @@ def test_lookalike_scans_clean(
 ) -> None:
     path = lookalike.path(payloads.mine)
     report = kerascope.scan(path)
-    above = sorted({f"{f.severity}:{f.kind}" for f in report.findings if f.severity != "info"})
+    above = sorted({f"{f.severity}:{f.code}" for f in report.findings if f.severity != "info"})
     results["lookalikes"][lookalike.name]["scan"] = above
     assert above == [], [f for f in report.findings if f.severity != "info"]
 

@@ -45,7 +45,7 @@ def _archive(
 
 
 def _kinds(path: Path) -> dict[str, str]:
-    return {finding.kind: finding.severity for finding in kerascope.scan(path).findings}
+    return {finding.code: finding.severity for finding in kerascope.scan(path).findings}
 
 
 def test_clean_config_reports_nothing(tmp_path: Path) -> None:
@@ -149,8 +149,10 @@ def test_scan_cli_exit_codes_and_json(tmp_path: Path) -> None:
     assert result.returncode == 8
     document = json.loads(result.stdout)
     assert document["highest"] == "high"
-    assert document["findings"][0]["kind"] == "stdlib-object"
-    assert set(document["findings"][0]) == {"severity", "kind", "json_path", "message", "fix"}
+    finding = document["findings"][0]
+    assert finding["code"] == finding["kind"] == "stdlib-object"
+    assert finding["object"] == "system"
+    assert set(finding) == {"severity", "code", "kind", "json_path", "object", "message", "fix"}
 
 
 def test_scan_of_a_missing_file_is_a_bad_file(tmp_path: Path) -> None:

@@ -20,8 +20,8 @@ from ._common.record import TYPE_CHECKING
 if TYPE_CHECKING:
     from typing import Any
 
+from ._audit.findings import Finding
 from ._audit.inspect import CustomObject, Inspection, inspect
-from ._audit.pitfalls import Finding
 from ._reading.references import Reference
 from .errors import (
     KerascopeError,
@@ -37,7 +37,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from ._audit.scan import ScanFinding, ScanReport, scan
+    from ._audit.scan import ScanReport, scan
     from ._keras.load import load_model
     from ._keras.registration import register
     from ._keras.save import save_model
@@ -63,7 +63,6 @@ __all__ = [
     "Registry",
     "RegistryError",
     "Resolution",
-    "ScanFinding",
     "ScanReport",
     "SourceError",
     "SourceImportError",
@@ -97,12 +96,26 @@ _LAZY = {
     "verify": "._keras.verify",
     "VerifyReport": "._keras.verify",
     "scan": "._audit.scan",
-    "ScanFinding": "._audit.scan",
     "ScanReport": "._audit.scan",
 }
 
 
+# Old names kept working, with a DeprecationWarning: name -> what replaces it.
+_DEPRECATED = {"ScanFinding": "Finding"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _DEPRECATED:
+        import warnings
+
+        replacement = _DEPRECATED[name]
+        warnings.warn(
+            f"kerascope.{name} is deprecated: use kerascope.{replacement}, the one findings "
+            "record of inspect, scan and the save lint",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return globals()[replacement]
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'kerascope' has no attribute '{name}'")

@@ -17,11 +17,13 @@ from kerascope._reading.modelfile import ModelFile, WeightsInfo, read_model_file
 from kerascope._reading.references import Reference, find_references
 from kerascope.errors import ModelFileError
 
-from .pitfalls import Finding, find_findings
+from .findings import Finding
+from .pitfalls import find_findings
 
 __all__ = ["JSON_SCHEMA_VERSION", "CustomObject", "Inspection", "inspect"]
 
-JSON_SCHEMA_VERSION = 1
+# 2: findings are on the one severity scale (info, low, medium, high) and carry `object`.
+JSON_SCHEMA_VERSION = 2
 
 
 class CustomObject(Record):

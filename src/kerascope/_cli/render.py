@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from kerascope._audit.findings import SEVERITIES, rank
 from kerascope._common.record import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from kerascope._audit.findings import Finding
     from kerascope._audit.inspect import CustomObject, Inspection
     from kerascope._audit.scan import ScanReport
     from kerascope._keras.runtime import ModelSummary
@@ -74,11 +76,7 @@ def render_inspection(inspection: Inspection) -> str:
     lines += _manifest_lines(inspection)
     if inspection.findings:
         lines += ["", f"Findings ({len(inspection.findings)}):"]
-        for finding in inspection.findings:
-            where = f" at {finding.json_path}" if finding.json_path else ""
-            lines.append(f"  {finding.severity}: {finding.code}{where}")
-            lines.append(f"    {finding.message}")
-            lines.append(f"    fix: {finding.fix}")
+        lines += _finding_lines(inspection.findings)
     return "\n".join(lines)
 
 
@@ -236,12 +234,12 @@ def render_scan(report: ScanReport) -> str:
     """
     kind = _FORMAT_NAMES.get(report.format or "", "unrecognised file")
     counts = Counter(finding.severity for finding in report.findings)
-    summary = ", ".join(f"{counts[s]} {s}" for s in ("high", "medium", "low", "info") if counts[s])
+    summary = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s])
     lines = [f"{report.path}: {kind}: {summary or 'nothing found'}"]
-    order = {"high": 0, "medium": 1, "low": 2, "info": 3}
-    for finding in sorted(report.findings, key=lambda f: order[f.severity]):
-        where = f" at {finding.json_path}" if finding.json_path else ""
-        lines.append(f"  {finding.severity}: {finding.kind}{where}")
-        lines.append(f"    {finding.message}")
-        lines.append(f"    fix: {finding.fix}")
-    return "\n".join(lines)
+    return "\n".join(lines + _finding_lines(report.findings))
+
+
+def _finding_lines(findings: Sequence[Finding]) -> list[str]:
+    """Findings highest severity first (in the order found within one severity), indented."""
+    ordered = sorted(findings, key=lambda finding: -rank(finding.severity))
+    return ["  " + line for finding in ordered for line in finding.describe().splitlines()]

@@ -77,7 +77,7 @@ def _lint(model: Any, path: str, file_format: str) -> None:
     from kerascope.errors import KerascopeWarning
 
     findings = lint(model, format=file_format)
-    errors = [finding for finding in findings if finding.severity == "error"]
+    errors = [finding for finding in findings if finding.severity == "high"]
     if errors:
         raise LintError(path, errors)
     for finding in findings:

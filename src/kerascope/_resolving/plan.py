@@ -99,9 +99,8 @@ def make_plan(
     compile_flag, notes, problems = _decide_compile(compile, resolutions, unfixable)
     if not compile_flag:
         compile_fixes = {}
-    problems += _blocking_findings(inspection)
     problems += finder.cycle_problems(resolutions)
-    problems += _audit_problems(report, allowed)
+    problems += _audit_problems(report, inspection, allowed)
     problems += _impostors(inspection)
     drifted = drift(inspection.manifest, resolutions)
     if strict:
@@ -113,9 +112,9 @@ def make_plan(
         notes += [message for _, message in drifted]
     notes += version_notes(inspection.manifest)
     notes += [
-        f"{finding.kind} at {finding.json_path}: {finding.message}"
+        f"{finding.code} at {finding.json_path}: {finding.message}"
         for finding in report.findings
-        if finding.severity in ("low", "medium") and finding.kind not in allowed
+        if finding.severity in ("low", "medium") and finding.code not in allowed
     ]
     return Plan(
         inspection,
@@ -129,18 +128,23 @@ def make_plan(
     )
 
 
-def _audit_problems(report: ScanReport, allowed: frozenset[str]) -> list[Problem]:
+def _audit_problems(
+    report: ScanReport, inspection: Inspection, allowed: frozenset[str]
+) -> list[Problem]:
+    """A problem for every ``high`` finding of the scan and of inspect, each once, unless its
+    code is allowed (both report ``lambda`` and ``non-modeling-api``, from one rule)."""
+    found = {(f.code, f.json_path): f for f in (*report.findings, *inspection.findings)}
     return [
         Problem(
-            key=finding.kind,
+            key=finding.code,
             kind="file",
             json_paths=(finding.json_path,) if finding.json_path else (),
-            reason=finding.kind,
+            reason=finding.code,
             message=finding.message,
-            fix=finding.fix + (" (or allow=['lambda'])" if finding.kind == "lambda" else ""),
+            fix=finding.fix,
         )
-        for finding in report.findings
-        if finding.severity == "high" and finding.kind not in allowed
+        for finding in found.values()
+        if finding.severity == "high" and finding.code not in allowed
     ]
 
 
@@ -226,22 +230,6 @@ def _decide_compile(
 
 def _problems(resolutions: list[Resolution]) -> list[Problem]:
     return [r.problem for r in resolutions if r.problem is not None]
-
-
-def _blocking_findings(inspection: Inspection) -> list[Problem]:
-    return [
-        Problem(
-            key=inspection.model_class,
-            kind="model",
-            json_paths=(finding.json_path or "$",),
-            reason=finding.code,
-            message=finding.message,
-            fix=finding.fix,
-        )
-        for finding in inspection.findings
-        # non-modeling APIs are reported by the security audit, with the other dangers
-        if finding.severity == "error" and finding.code != "non-modeling-api"
-    ]
 
 
 def check(
