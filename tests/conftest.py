@@ -6,6 +6,7 @@ import fcntl
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,15 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
             assert result.returncode == 0, result.stderr[-4000:]
             (folder / "done").write_text("ok")
     return folder
+
+
+def write_files(root: Path, files: dict[str, str]) -> Path:
+    """Write ``{relative path: text}`` under ``root`` (text dedented); return ``root``."""
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return root
 
 
 def run_python(

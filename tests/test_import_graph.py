@@ -10,11 +10,11 @@ from pathlib import Path
 
 from kerascope._resolving.import_graph import import_cycles
 from kerascope._resolving.sources import index_sources
-from tests.test_sources import _write
+from tests.conftest import write_files
 
 
 def _cycles(tmp_path: Path, files: dict[str, str], start: list[str]) -> list[tuple[str, ...]]:
-    index = index_sources([_write(tmp_path / "proj", files)])
+    index = index_sources([write_files(tmp_path / "proj", files)])
     return import_cycles(index, start)
 
 

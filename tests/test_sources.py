@@ -20,20 +20,13 @@ from kerascope._resolving import source_files
 from kerascope._resolving.import_graph import import_cycles
 from kerascope._resolving.sources import Definition, SourceIndex, index_sources, locate_module
 from kerascope.errors import EXIT_USAGE, KerascopeError, SourceError
+from tests.conftest import write_files as _write
 
 TRAP = """\
 from pathlib import Path
 Path({marker!r}).write_text("imported")
 raise RuntimeError("this module must never be imported")
 """
-
-
-def _write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return root
 
 
 def _keys(index: SourceIndex) -> dict[str, tuple[tuple[str, ...], bool]]:

@@ -14,7 +14,7 @@ import ast
 import os
 from collections.abc import Iterable
 
-from .sources import SourceIndex, _parse, _top_level
+from .sources import SourceIndex, parse_source, top_level_statements
 
 __all__ = ["import_cycles"]
 
@@ -58,13 +58,13 @@ def import_cycles(index: SourceIndex, modules: Iterable[str]) -> list[tuple[str,
 def _imports_of(module: str, known: dict[str, str]) -> set[str]:
     """The indexed modules ``module`` imports when it is imported."""
     path = known[module]
-    tree = _parse(path)
+    tree = parse_source(path)
     if isinstance(tree, str):
         return set()
     is_package = os.path.basename(path) == "__init__.py"
     package = module if is_package else module.rpartition(".")[0]
     targets: set[str] = set()
-    for node in _top_level(tree.body):
+    for node in top_level_statements(tree.body):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 targets.add(_longest_known(alias.name, known))

@@ -29,6 +29,8 @@ __all__ = [
     "SourceIndex",
     "index_sources",
     "locate_module",
+    "parse_source",
+    "top_level_statements",
 ]
 
 MAX_FILE_BYTES = 2 * 1024 * 1024  # larger .py files are generated data, not layer definitions
@@ -148,7 +150,7 @@ def index_sources(
             problems.append(f"{path}: module name {module!r} is already taken by {modules[module]}")
         else:
             modules[module] = path
-        tree = _parse(path)
+        tree = parse_source(path)
         if isinstance(tree, str):
             problems.append(f"{path}: {tree}")
             continue
@@ -159,8 +161,13 @@ def index_sources(
 # --- reading definitions -------------------------------------------------------------------------
 
 
-def _parse(path: str) -> ast.Module | str:
-    """The file's syntax tree, or why there is none."""
+def parse_source(path: str) -> ast.Module | str:
+    """The file's syntax tree, or why there is none (too large, unreadable, a syntax error).
+
+    Example:
+        >>> parse_source("no_such_file.py")
+        'cannot be read: No such file or directory'
+    """
     try:
         size = os.path.getsize(path)
         if size > MAX_FILE_BYTES:
@@ -184,24 +191,29 @@ def _parse(path: str) -> ast.Module | str:
         return "cannot be parsed: nested too deeply"
 
 
-def _top_level(body: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
+def top_level_statements(body: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
     """The statements a module runs when imported, outside functions and classes.
 
     Descends into ``if``, ``try``, ``with``, loops and ``match``, but not into the body of
     ``if TYPE_CHECKING:``, which never runs.
+
+    Example:
+        >>> tree = ast.parse("import a\\nif TYPE_CHECKING:\\n    import b\\ndef f():\\n    import c")
+        >>> [type(node).__name__ for node in top_level_statements(tree.body)]
+        ['Import', 'If', 'FunctionDef']
     """
     for node in body:
         yield node
         if isinstance(node, _DEFINITIONS):
             continue
         if isinstance(node, ast.If) and _is_type_checking(node.test):
-            yield from _top_level(node.orelse)
+            yield from top_level_statements(node.orelse)
             continue
-        yield from _top_level(getattr(node, "body", ()))
+        yield from top_level_statements(getattr(node, "body", ()))
         for clause in (*getattr(node, "handlers", ()), *getattr(node, "cases", ())):
-            yield from _top_level(clause.body)
-        yield from _top_level(getattr(node, "orelse", ()))
-        yield from _top_level(getattr(node, "finalbody", ()))
+            yield from top_level_statements(clause.body)
+        yield from top_level_statements(getattr(node, "orelse", ()))
+        yield from top_level_statements(getattr(node, "finalbody", ()))
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -239,7 +251,7 @@ def _register_names(statements: Sequence[ast.stmt]) -> _Names:
 
 
 def _definitions(tree: ast.Module, module: str, root: str, path: str) -> list[Definition]:
-    statements = list(_top_level(tree.body))
+    statements = list(top_level_statements(tree.body))
     names = _register_names(statements)
     found = []
     for node in statements:
