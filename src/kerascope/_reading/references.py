@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 from . import keras_names as _builtins
 
-__all__ = ["KINDS", "MAX_DEPTH", "Reference", "find_references"]
+__all__ = ["MAX_DEPTH", "Reference", "find_references"]
 
 if TYPE_CHECKING:
     Kind = Literal[
@@ -35,21 +35,7 @@ if TYPE_CHECKING:
         "lambda",
         "other",
     ]
-KINDS: tuple[Kind, ...] = (
-    "model",
-    "layer",
-    "loss",
-    "metric",
-    "activation",
-    "initializer",
-    "regularizer",
-    "constraint",
-    "optimizer",
-    "learning-rate schedule",
-    "function",
-    "lambda",
-    "other",
-)
+
 MAX_DEPTH = 200  # Keras configs nest a few dozen levels; each level costs two frames here
 
 # Serialized values that are data, not objects to resolve.

@@ -198,7 +198,7 @@ def top_level_statements(body: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
     ``if TYPE_CHECKING:``, which never runs.
 
     Example:
-        >>> tree = ast.parse("import a\\nif TYPE_CHECKING:\\n    import b\\ndef f():\\n    import c")
+        >>> tree = ast.parse("import a\\nif TYPE_CHECKING:\\n    import b\\ndef f(): import c")
         >>> [type(node).__name__ for node in top_level_statements(tree.body)]
         ['Import', 'If', 'FunctionDef']
     """
