@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-jax test-torch lint bench fuzz builtins clean
+.PHONY: demo test test-fast test-jax test-torch lint bench fuzz builtins clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ demo: $(STAMP)
 test: $(STAMP) $(JAX_STAMP)
 	$(PY) -m pytest -n 2 -q
 	$(MAKE) --no-print-directory test-jax
+
+# The quick loop: every test that does not start TensorFlow (those carry the `slow` marker;
+# tests/test_hygiene.py checks that they do).
+test-fast: $(STAMP)
+	$(PY) -m pytest -n 2 -q -m "not slow"
 
 # The cross-backend suite (tests/backends), run from each backend's environment: it saves on
 # one backend and loads in a fresh process on the others (.venv, .venv-jax, .venv-torch).

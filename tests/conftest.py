@@ -12,14 +12,26 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-# `make fuzz` runs the fuzz tests with many more examples (KERASCOPE_FUZZ=long).
+# `make fuzz` runs the fuzz tests with many more examples (KERASCOPE_FUZZ=long), `make test-fast`
+# (-m "not slow") with fewer (KERASCOPE_FUZZ=quick, set by pytest_configure below).
 settings.register_profile(
     "default", max_examples=200, deadline=None, suppress_health_check=list(HealthCheck)
 )
 settings.register_profile(
     "long", max_examples=5000, deadline=None, suppress_health_check=list(HealthCheck)
 )
+settings.register_profile(
+    "quick", max_examples=50, deadline=None, suppress_health_check=list(HealthCheck)
+)
 settings.load_profile(os.environ.get("KERASCOPE_FUZZ", "default"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The quick loop (``-m "not slow"``, ``make test-fast``) fuzzes with fewer examples."""
+    if config.getoption("markexpr") == "not slow" and "KERASCOPE_FUZZ" not in os.environ:
+        os.environ["KERASCOPE_FUZZ"] = "quick"
+        settings.load_profile("quick")
+
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -153,6 +153,7 @@ CASES: dict[str, tuple[Callable[[Path, Path], Path], str]] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_gives_one_line_and_exit_3(case: str, tmp_path: Path, zoo: Path) -> None:
     make, expected = CASES[case]

@@ -5,7 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import QUIET_ENV, ROOT
+
+# Every test here starts TensorFlow (builds, saves or loads models): not in `make test-fast`.
+pytestmark = pytest.mark.slow
 
 
 def test_table_is_regenerated_identically() -> None:

@@ -103,6 +103,7 @@ def real_keras(zoo: Path) -> bytes:
 
 
 # Each example may audit the weights in a child process: fewer examples than the JSON fuzzer.
+@pytest.mark.slow
 @settings(max_examples=1500 if os.environ.get("KERASCOPE_FUZZ") == "long" else 100)
 @given(mutations=MUTATIONS, cut=st.integers(min_value=0, max_value=100_000))
 def test_mutated_keras_archive(
@@ -127,7 +128,7 @@ ATTRIBUTE_VALUES = st.one_of(
 
 
 # Each example reads the file in child processes (HDF5 runs isolated): fewer examples.
-@settings(max_examples=1000 if os.environ.get("KERASCOPE_FUZZ") == "long" else 25)
+@settings(max_examples={"long": 1000, "quick": 5}.get(os.environ.get("KERASCOPE_FUZZ", ""), 25))
 @given(
     attributes=st.dictionaries(
         st.sampled_from(
@@ -170,6 +171,7 @@ print(json.dumps(outcomes))
 """
 
 
+@pytest.mark.slow
 def test_mutated_h5_files_in_a_child_process(zoo: Path, tmp_path: Path) -> None:
     # HDF5 is C code: a crash would kill pytest itself, so the loop runs in a child process.
     count = 1500 if os.environ.get("KERASCOPE_FUZZ") == "long" else 40

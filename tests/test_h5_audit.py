@@ -256,10 +256,12 @@ def keras_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_keras_h5_is_clean(keras_files: Path) -> None:
     assert audit_h5(str(keras_files / "tiny.h5")) == []
 
 
+@pytest.mark.slow
 def test_keras_weights_member_is_clean_through_a_window(keras_files: Path) -> None:
     path = str(keras_files / "tiny.keras")
     with open(path, "rb") as archive:

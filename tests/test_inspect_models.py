@@ -11,6 +11,10 @@ import pytest
 import kerascope
 from tests.conftest import run_cli
 
+# Every test here starts TensorFlow (builds, saves or loads models): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
+
 # name -> {key: (kinds, module recorded in .keras, json paths in .keras)}
 EXPECTED: dict[str, dict[str, tuple[tuple[str, ...], str | None, tuple[str, ...]]]] = {
     "seed_1": {"MyCustomLayer": (("layer",), "custom_layer", ("$.config.layers[2]",))},

@@ -12,6 +12,10 @@ import pytest
 
 from tests.conftest import PYTHON, QUIET_ENV
 
+# Every test here starts TensorFlow (builds, saves or loads models): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
+
 LAYER_CODE = """
 import keras
 

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 HEAVY = ("keras", "tensorflow", "h5py", "numpy", "jax", "torch", "rich")
 
 
@@ -21,12 +23,14 @@ def test_import_kerascope_is_light() -> None:
     assert _loaded_after("import kerascope") == []
 
 
+@pytest.mark.slow
 def test_inspect_keras_file_is_light(zoo: Path) -> None:
     path = str(zoo / "wrappers.keras")
     code = f"import kerascope\nassert kerascope.inspect({path!r}).custom_objects"
     assert _loaded_after(code) == []
 
 
+@pytest.mark.slow
 def test_cli_inspect_is_light(zoo: Path) -> None:
     path = str(zoo / "training.keras")
     code = (
@@ -37,6 +41,7 @@ def test_cli_inspect_is_light(zoo: Path) -> None:
     assert _loaded_after(code) == []
 
 
+@pytest.mark.slow
 def test_inspect_and_scan_of_h5_read_hdf5_in_a_child_process(zoo: Path) -> None:
     code = (
         f"import kerascope\nassert kerascope.inspect({str(zoo / 'seed_2.h5')!r}).custom_objects\n"

@@ -26,9 +26,11 @@ from kerascope._audit.lint import CODES, lint
 from tests.conftest import FIXTURES, PYTHON, QUIET_ENV, ROOT
 
 SEED_1 = ROOT / "examples" / "seed_1_custom_layer"
-# Noise from saving and loading in the round-trip tests: Keras's TensorFlow backend with numpy 2,
-# and the optimizer of a never-trained model.
+# Every test here starts TensorFlow (live Keras models). Noise from saving and loading in the
+# round-trip tests: Keras's TensorFlow backend with numpy 2, and the optimizer of a never-trained
+# model.
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
     pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer"),
 ]

@@ -12,6 +12,10 @@ import pytest
 import kerascope
 from tests.conftest import PYTHON, ROOT, run_python
 
+# Every test here starts TensorFlow (builds, saves or loads models): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
+
 ZOO = ROOT / "tests" / "fixtures" / "zoo"
 
 

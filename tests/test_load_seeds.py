@@ -12,6 +12,10 @@ import pytest
 
 from tests.conftest import PYTHON, QUIET_ENV, ROOT
 
+# Every test here starts TensorFlow (builds, saves or loads models): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
+
 SEEDS = ["seed_1_custom_layer", "seed_2_loss_activation", "seed_3_dependent_layer"]
 
 CREATE = """

@@ -93,6 +93,7 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["m.keras", "m.h5"])
 def test_written_manifest_follows_the_schema(saved: Path, name: str) -> None:
     inspection = kerascope.inspect(saved / name)
@@ -106,6 +107,7 @@ def test_written_manifest_follows_the_schema(saved: Path, name: str) -> None:
     assert all(entry["module"] == "custom_functions" for entry in document["objects"])
 
 
+@pytest.mark.slow
 def test_unreadable_manifest_is_reported_not_fatal(saved: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken.keras"
     with zipfile.ZipFile(saved / "m.keras") as source, zipfile.ZipFile(broken, "w") as target:
@@ -125,6 +127,7 @@ def test_unreadable_manifest_is_reported_not_fatal(saved: Path, tmp_path: Path) 
     assert kerascope.check(broken, sources=[ROOT / "examples" / "seed_2_loss_activation"]).ok
 
 
+@pytest.mark.slow
 def test_inspect_cli_shows_the_manifest(saved: Path) -> None:
     from tests.conftest import run_cli
 

@@ -65,6 +65,7 @@ def _python(code: str, cwd: Path) -> str:
     return run_python(code, cwd=cwd).strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_alias_loads_a_file_saved_under_an_old_name(tmp_path: Path) -> None:
     (tmp_path / "old_layers.py").write_text(LAYER.format(package="old", aliases=""))
     (tmp_path / "new_layers.py").write_text(
@@ -96,6 +97,7 @@ def test_alias_loads_a_file_saved_under_an_old_name(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.slow
 def test_registering_a_different_class_under_a_taken_key_fails_in_keras_too(tmp_path: Path) -> None:
     code = textwrap.dedent(
         """

@@ -18,6 +18,10 @@ import pytest
 import kerascope
 from tests.conftest import PYTHON, QUIET_ENV, ROOT, run_python
 
+# Every test here starts TensorFlow (builds, saves or loads models): not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
+
 FIXTURES = ROOT / "tests" / "fixtures"
 SEED_1 = ROOT / "examples" / "seed_1_custom_layer"
 

@@ -45,6 +45,7 @@ def test_reads_what_zipfile_writes(data: bytes) -> None:
         assert read_member(handle, members[name], 1 << 20) == expected
 
 
+@pytest.mark.slow
 def test_reads_a_real_keras_file(zoo: Path) -> None:
     with open(zoo / "seed_1.keras", "rb") as handle:
         members = read_members(handle)
