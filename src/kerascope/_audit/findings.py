@@ -12,9 +12,13 @@ a file, or saving a model):
   what was saved (a constructor argument at its default, a loss name kerascope repairs).
 - ``medium``: review first. The action goes ahead, but it may fail or do something other than
   what the file seems to say (a file path in the config, an absurd shape, a class a fresh process
-  cannot find). ``load`` prints it as a note; ``save_model`` warns.
+  cannot find).
 - ``high``: kerascope refuses. ``load`` stops unless the finding's code is allowed
   (``allow=[code]``), and ``save_model`` writes nothing.
+
+Only ``high`` stops anything. Below it: ``kerascope scan`` exits 7 on a ``low`` or ``medium``
+finding, ``check`` and ``load`` list the scan's as notes, and ``save_model`` warns about the
+lint's.
 """
 
 from __future__ import annotations
