@@ -7,7 +7,8 @@ Nothing here imports user code or Keras: the plan is data, and ``kerascope check
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 from kerascope._common.record import TYPE_CHECKING, Record
 
@@ -20,12 +21,13 @@ from kerascope._reading import keras_names as _builtins
 from kerascope.errors import Problem
 
 from . import sources as _sources
+from .constructor import constructor_owner, constructor_owners
 from .drift import drift, version_notes
 from .resolve import TRAINING_ROOTS, Finder, Resolution
 from .spoofing import impostor
 from .trust import TrustPolicy
 
-__all__ = ["Plan", "Resolution", "check", "make_plan", "untrusted"]
+__all__ = ["Plan", "Resolution", "check", "lambda_switch", "make_plan", "untrusted"]
 
 if TYPE_CHECKING:
     CompileMode = Literal["auto", True, False]
@@ -43,7 +45,8 @@ class Plan(Record):
         problems: Everything that stops the load, all at once.
         notes: What the user should know (training-only objects skipped, and the like).
         scan: The security audit of the file (see :func:`kerascope.scan`).
-        safe_mode: What to pass to Keras: off only when Lambda bytecode was allowed.
+        safe_mode: What to pass to Keras: False only when the user turned safe mode off, which
+            is also what accepts Lambda bytecode.
     """
 
     inspection: Inspection
@@ -75,8 +78,15 @@ def make_plan(
     allow: Iterable[str] = (),
     strict: bool = False,
     report: ScanReport | None = None,
+    custom_objects: Collection[str] = (),
+    in_scope: Callable[[str], bool] | None = None,
 ) -> Plan:
     """Decide, without importing user code, where each custom object of ``path`` comes from.
+
+    ``safe_mode=False`` is the one switch for Lambda bytecode: it accepts the ``lambda`` audit
+    finding and is passed on to Keras. ``allow`` accepts other kinds of audit findings.
+    ``custom_objects`` are the keys the user hands over (their objects need no source), and
+    ``in_scope`` tells whether an active Keras custom object scope holds a key.
 
     Example:
         >>> plan = make_plan("my_model.h5", sources=["custom_layer.py"])  # doctest: +SKIP
@@ -84,10 +94,18 @@ def make_plan(
         [('MyCustomLayer', 'source', 'custom_layer.py:6')]
     """
     inspection = inspect(path)
-    allowed = frozenset(allow)
+    allowed = frozenset(allow) | (frozenset() if safe_mode else frozenset({"lambda"}))
     report = report if report is not None else scan(path)
-    finder = Finder(_sources.index_sources(sources), TrustPolicy(trust), inspection.manifest)
+    finder = Finder(
+        _sources.index_sources(sources),
+        TrustPolicy(trust),
+        inspection.manifest,
+        custom_objects=custom_objects,
+        in_scope=in_scope,
+        model_path=inspection.path,
+    )
     compile_fixes, unfixable = _compile_strings(inspection)
+    owners = constructor_owners(inspection.references)
     resolutions = []
     for obj in inspection.custom_objects:
         if compile is False and _only_training(obj):
@@ -95,7 +113,7 @@ def make_plan(
         elif obj.is_lambda:
             resolutions.append(Resolution(obj, "bytecode", "Python bytecode in the file"))
         else:
-            resolutions.append(finder.resolve(obj))
+            resolutions.append(_defer(finder.resolve(obj), constructor_owner(obj, owners)))
     compile_flag, notes, problems = _decide_compile(compile, resolutions, unfixable)
     if not compile_flag:
         compile_fixes = {}
@@ -112,6 +130,8 @@ def make_plan(
     else:
         notes += [message for _, message in drifted]
     notes += version_notes(inspection.manifest)
+    notes += [_deferred_note(r) for r in resolutions if r.deferred is not None]
+    notes += _source_notes(finder)
     notes += [
         f"{finding.kind} at {finding.json_path}: {finding.message}"
         for finding in report.findings
@@ -125,23 +145,104 @@ def make_plan(
         tuple(problems),
         tuple(notes),
         report,
-        safe_mode and "lambda" not in allowed,
+        safe_mode,
     )
 
 
-def _audit_problems(report: ScanReport, allowed: frozenset[str]) -> list[Problem]:
-    return [
-        Problem(
-            key=finding.kind,
-            kind="file",
-            json_paths=(finding.json_path,) if finding.json_path else (),
-            reason=finding.kind,
-            message=finding.message,
-            fix=finding.fix + (" (or allow=['lambda'])" if finding.kind == "lambda" else ""),
-        )
-        for finding in report.findings
-        if finding.severity == "high" and finding.kind not in allowed
+def _defer(resolution: Resolution, owner: str | None) -> Resolution:
+    """A problem with an object only ``owner``'s constructor reads does not stop the load."""
+    problem = resolution.problem
+    if problem is None or owner is None:
+        return resolution
+    return resolution._replace(
+        origin="skipped",
+        where=f"left to {owner}: Keras does not look it up ({problem.message})",
+        problem=None,
+        deferred=problem,
+    )
+
+
+def _deferred_note(resolution: Resolution) -> str:
+    obj, problem = resolution.object, resolution.deferred
+    assert problem is not None
+    owner = resolution.where.split(":", 1)[0].removeprefix("left to ")
+    return (
+        f"'{obj.key}' ({'/'.join(obj.kinds)}) at {obj.json_paths[0]} is read only by the "
+        f"constructor of {owner}, never looked up by Keras itself: {problem.message}. "
+        f"Loading anyway; if {owner} needs it, Keras will say so"
+    )
+
+
+_MAX_SOURCE_NOTES = 5
+
+
+def _source_notes(finder: Finder) -> list[str]:
+    """The sources that could not be read, unless a problem already shows them."""
+    used = finder.unread_used
+    lines = [
+        line
+        for line in finder.index.problems
+        if not any(line.startswith(f"{path}: ") for path in used)
     ]
+    notes = [f"source not read: {line}" for line in lines[:_MAX_SOURCE_NOTES]]
+    if len(lines) > _MAX_SOURCE_NOTES:
+        notes.append(f"{len(lines) - _MAX_SOURCE_NOTES} more sources not read")
+    return notes
+
+
+_LAMBDA_FIX = "only if you trust this file: the bytecode runs while Keras loads it"
+
+
+def _audit_problems(report: ScanReport, allowed: frozenset[str]) -> list[Problem]:
+    problems = []
+    for finding in report.findings:
+        if finding.severity != "high" or finding.kind in allowed:
+            continue
+        if finding.kind == "lambda":
+            fix, python_fix = f"--unsafe ({_LAMBDA_FIX})", f"safe_mode=False ({_LAMBDA_FIX})"
+        else:
+            fix, python_fix = finding.fix, ""
+        problems.append(
+            Problem(
+                key=finding.kind,
+                kind="file",
+                json_paths=(finding.json_path,) if finding.json_path else (),
+                reason=finding.kind,
+                message=finding.message,
+                fix=fix,
+                python_fix=python_fix,
+            )
+        )
+    return problems
+
+
+def lambda_switch(
+    safe_mode: bool, allow: Iterable[str], stacklevel: int = 3
+) -> tuple[bool, tuple[str, ...]]:
+    """``safe_mode`` and ``allow`` with the deprecated ``allow=["lambda"]`` folded into the first.
+
+    ``safe_mode=False`` is the one switch for Lambda bytecode, as in Keras. ``"lambda"`` in
+    ``allow`` still works, as an alias, with a :class:`DeprecationWarning`.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     lambda_switch(True, ["lambda", "url"])
+        (False, ('url',))
+        >>> caught[0].category.__name__
+        'DeprecationWarning'
+    """
+    kinds = tuple(dict.fromkeys(allow))
+    if "lambda" not in kinds:
+        return safe_mode, kinds
+    warnings.warn(
+        "allow=['lambda'] is deprecated: pass safe_mode=False, the switch Keras itself uses "
+        "for Lambda bytecode (on the command line: --unsafe)",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
+    return False, tuple(kind for kind in kinds if kind != "lambda")
 
 
 def _impostors(inspection: Inspection) -> list[Problem]:
@@ -249,6 +350,7 @@ def check(
     *,
     sources: Sequence[str | os.PathLike[str]] = (),
     trust: Iterable[str] = (),
+    custom_objects: Collection[str] = (),
     compile: CompileMode = "auto",
     safe_mode: bool = True,
     allow: Iterable[str] = (),
@@ -256,13 +358,25 @@ def check(
 ) -> Plan:
     """The loading plan for ``path``, decided without importing any user code.
 
+    Takes the arguments of :func:`kerascope.load_model`. Only the keys of ``custom_objects``
+    matter here. An active ``keras.saving.custom_object_scope`` is not seen (that would need
+    Keras): :func:`kerascope.load_model` sees it.
+
     Example:
         >>> plan = kerascope.check("my_model.keras", sources=["custom_layer.py"])  # doctest: +SKIP
         >>> plan.ok, [(r.object.key, r.origin) for r in plan.resolutions]  # doctest: +SKIP
         (True, [('MyCustomLayer', 'source')])
     """
+    safe_mode, allow = lambda_switch(safe_mode, allow)
     return make_plan(
-        path, sources, trust, compile=compile, safe_mode=safe_mode, allow=allow, strict=strict
+        path,
+        sources,
+        trust,
+        compile=compile,
+        safe_mode=safe_mode,
+        allow=allow,
+        strict=strict,
+        custom_objects=custom_objects,
     )
 
 
@@ -271,11 +385,24 @@ def untrusted(
     *,
     sources: Sequence[str | os.PathLike[str]] = (),
     trust: Iterable[str] = (),
-) -> list[Resolution]:
-    """The custom objects of ``path`` whose modules must be trusted before they are imported.
+    custom_objects: Collection[str] = (),
+) -> list[str]:
+    """The names to pass to ``trust=`` before ``path`` can load: review these packages first.
+
+    Like skops's ``get_untrusted_types``: each name is a distribution (``"keras-tcn"``), or an
+    import package when no installed distribution provides it. The list is empty when nothing
+    that the file needs is waiting for trust. Nothing is imported to find out.
 
     Example:
-        >>> [r.object.key for r in kerascope.untrusted("tcn_model.keras")]  # doctest: +SKIP
-        ['Custom>TCN']
+        >>> names = kerascope.untrusted("tcn_model.keras")  # doctest: +SKIP
+        >>> names  # doctest: +SKIP
+        ['keras-tcn']
+        >>> model = kerascope.load_model("tcn_model.keras", trust=names)  # doctest: +SKIP
     """
-    return make_plan(path, sources, trust).untrusted()
+    plan = make_plan(path, sources, trust, custom_objects=custom_objects)
+    names: dict[str, None] = {}
+    for resolution in plan.resolutions:
+        problem = resolution.problem or resolution.deferred
+        if problem is not None and problem.reason == "untrusted" and problem.candidates:
+            names[problem.candidates[0]] = None
+    return list(names)
