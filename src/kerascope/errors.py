@@ -177,6 +177,7 @@ class UnresolvedObjectsError(KerascopeError, LookupError):
     Attributes:
         path: The model file.
         problems: One :class:`Problem` per missing or untrusted object (and other blockers).
+        notes: What else the plan found, which would not have stopped the load by itself.
 
     Example:
         >>> problem = Problem("a", "loss", (), "missing", "x", "y")
@@ -187,9 +188,10 @@ class UnresolvedObjectsError(KerascopeError, LookupError):
 
     exit_code = EXIT_UNRESOLVED
 
-    def __init__(self, path: str, problems: Sequence[Problem]) -> None:
+    def __init__(self, path: str, problems: Sequence[Problem], notes: Sequence[str] = ()) -> None:
         self.path = path
         self.problems = tuple(problems)
+        self.notes = tuple(notes)
         super().__init__(self.describe("python"))
 
     def describe(self, syntax: str = "python") -> str:
@@ -209,6 +211,7 @@ class UnresolvedObjectsError(KerascopeError, LookupError):
         count = len(self.problems)
         lines = [f"{self.path} cannot be loaded: {count} problem{'s' if count != 1 else ''}"]
         lines += [problem.describe(syntax) for problem in self.problems]
+        lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
 
 

@@ -111,7 +111,7 @@ def load_with_plan(plan: Plan, custom_objects: Mapping[str, Any] | None = None) 
     plan provides under the same key.
     """
     if plan.problems:
-        raise UnresolvedObjectsError(plan.inspection.path, plan.problems)
+        raise UnresolvedObjectsError(plan.inspection.path, plan.problems, plan.notes)
     needed = [r for r in plan.resolutions if r.origin in _IMPORTED_ORIGINS and r.module]
     # Source roots stay on sys.path while Keras builds the model: from_config and build may
     # import sibling modules of the sources.

@@ -156,7 +156,7 @@ def _defer(resolution: Resolution, owner: str | None) -> Resolution:
         return resolution
     return resolution._replace(
         origin="skipped",
-        where=f"left to {owner}: Keras does not look it up ({problem.message})",
+        where=f"left to {owner}'s constructor (Keras never looks it up)",
         problem=None,
         deferred=problem,
     )
@@ -165,7 +165,7 @@ def _defer(resolution: Resolution, owner: str | None) -> Resolution:
 def _deferred_note(resolution: Resolution) -> str:
     obj, problem = resolution.object, resolution.deferred
     assert problem is not None
-    owner = resolution.where.split(":", 1)[0].removeprefix("left to ")
+    owner = resolution.where.removeprefix("left to ").split("'s constructor", 1)[0]
     return (
         f"'{obj.key}' ({'/'.join(obj.kinds)}) at {obj.json_paths[0]} is read only by the "
         f"constructor of {owner}, never looked up by Keras itself: {problem.message}. "
