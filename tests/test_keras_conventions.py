@@ -50,7 +50,9 @@ print(json.dumps({"layers": [type(layer).__name__ for layer in model.layers],
 def test_handed_over_objects_need_no_source(
     zoo: Path, tmp_path: Path, how: str, extension: str
 ) -> None:
-    output = run_python(HANDED_OVER, str(zoo / f"seed_1{extension}"), str(SEED_1), how, cwd=tmp_path)
+    output = run_python(
+        HANDED_OVER, str(zoo / f"seed_1{extension}"), str(SEED_1), how, cwd=tmp_path
+    )
     loaded = json.loads(output.splitlines()[-1])
     assert loaded == {
         "layers": ["Dense", "MyCustomLayer", "Dense"],
