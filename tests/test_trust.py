@@ -83,8 +83,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
             )
         )
         result = subprocess.run(
-            [PYTHON, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
-            + ["--no-index", "--target", str(target), str(source)],
+            [
+                *(PYTHON, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"),
+                *("--no-index", "--target", str(target), str(source)),
+            ],
             capture_output=True,
             text=True,
             check=False,
@@ -227,5 +229,7 @@ def test_untrusted_returns_the_names_to_pass_to_trust(site: Path, models: Path) 
     result = _run(site, "-c", UNTRUSTED, *paths, cwd=models)
     assert result.returncode == 0, result.stderr[-3000:]
     names, again = json.loads(result.stdout.strip().splitlines()[-1])
-    assert names == dict(zip(paths, [["keras-cplx"], ["keras-cplx"], ["wavenet-blocks"]]))
+    assert names == dict(
+        zip(paths, [["keras-cplx"], ["keras-cplx"], ["wavenet-blocks"]], strict=True)
+    )
     assert again == {path: [] for path in paths}
