@@ -7,7 +7,6 @@ Nothing here imports user code or Keras: the plan is data, and ``kerascope check
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Collection, Iterable, Sequence
 
 from kerascope._common.record import TYPE_CHECKING, Record
@@ -23,8 +22,8 @@ from kerascope.errors import Problem
 from . import sources as _sources
 from .constructor import constructor_owner, constructor_owners
 from .drift import drift, version_notes
+from .refusals import audit_problems, blocking_findings, impostors, lambda_switch
 from .resolve import TRAINING_ROOTS, Finder, Resolution
-from .spoofing import impostor
 from .trust import TrustPolicy
 
 __all__ = ["Plan", "Resolution", "check", "lambda_switch", "make_plan", "untrusted"]
@@ -117,10 +116,10 @@ def make_plan(
     compile_flag, notes, problems = _decide_compile(compile, resolutions, unfixable)
     if not compile_flag:
         compile_fixes = {}
-    problems += _blocking_findings(inspection)
+    problems += blocking_findings(inspection)
     problems += finder.cycle_problems(resolutions)
-    problems += _audit_problems(report, allowed)
-    problems += _impostors(inspection)
+    problems += audit_problems(report, allowed)
+    problems += impostors(inspection)
     drifted = drift(inspection.manifest, resolutions)
     if strict:
         problems += [
@@ -190,84 +189,6 @@ def _source_notes(finder: Finder) -> list[str]:
     return notes
 
 
-_LAMBDA_FIX = "only if you trust this file: the bytecode runs while Keras loads it"
-
-
-def _audit_problems(report: ScanReport, allowed: frozenset[str]) -> list[Problem]:
-    problems = []
-    for finding in report.findings:
-        if finding.severity != "high" or finding.kind in allowed:
-            continue
-        if finding.kind == "lambda":
-            fix, python_fix = f"--unsafe ({_LAMBDA_FIX})", f"safe_mode=False ({_LAMBDA_FIX})"
-        else:
-            fix, python_fix = finding.fix, ""
-        problems.append(
-            Problem(
-                key=finding.kind,
-                kind="file",
-                json_paths=(finding.json_path,) if finding.json_path else (),
-                reason=finding.kind,
-                message=finding.message,
-                fix=fix,
-                python_fix=python_fix,
-            )
-        )
-    return problems
-
-
-def lambda_switch(
-    safe_mode: bool, allow: Iterable[str], stacklevel: int = 3
-) -> tuple[bool, tuple[str, ...]]:
-    """``safe_mode`` and ``allow`` with the deprecated ``allow=["lambda"]`` folded into the first.
-
-    ``safe_mode=False`` is the one switch for Lambda bytecode, as in Keras. ``"lambda"`` in
-    ``allow`` still works, as an alias, with a :class:`DeprecationWarning`.
-
-    Example:
-        >>> import warnings
-        >>> with warnings.catch_warnings(record=True) as caught:
-        ...     warnings.simplefilter("always")
-        ...     lambda_switch(True, ["lambda", "url"])
-        (False, ('url',))
-        >>> caught[0].category.__name__
-        'DeprecationWarning'
-    """
-    kinds = tuple(dict.fromkeys(allow))
-    if "lambda" not in kinds:
-        return safe_mode, kinds
-    warnings.warn(
-        "allow=['lambda'] is deprecated: pass safe_mode=False, the switch Keras itself uses "
-        "for Lambda bytecode (on the command line: --unsafe)",
-        DeprecationWarning,
-        stacklevel=stacklevel,
-    )
-    return False, tuple(kind for kind in kinds if kind != "lambda")
-
-
-def _impostors(inspection: Inspection) -> list[Problem]:
-    packages = {"keras"} | {
-        reference.module.split(".")[0]
-        for reference in inspection.references
-        if reference.module and _builtins.is_importable_keras_package(reference.module)
-    }
-    problems = []
-    for package in sorted(packages):
-        why = impostor(package)
-        if why is not None:
-            problems.append(
-                Problem(
-                    key=package,
-                    kind="package",
-                    json_paths=(),
-                    reason="spoofed-package",
-                    message=why,
-                    fix="run from another directory, or remove what shadows the package",
-                )
-            )
-    return problems
-
-
 def _only_training(obj: CustomObject) -> bool:
     return all(path.startswith(TRAINING_ROOTS) for path in obj.json_paths)
 
@@ -327,22 +248,6 @@ def _decide_compile(
 
 def _problems(resolutions: list[Resolution]) -> list[Problem]:
     return [r.problem for r in resolutions if r.problem is not None]
-
-
-def _blocking_findings(inspection: Inspection) -> list[Problem]:
-    return [
-        Problem(
-            key=inspection.model_class,
-            kind="model",
-            json_paths=(finding.json_path or "$",),
-            reason=finding.code,
-            message=finding.message,
-            fix=finding.fix,
-        )
-        for finding in inspection.findings
-        # non-modeling APIs are reported by the security audit, with the other dangers
-        if finding.severity == "error" and finding.code != "non-modeling-api"
-    ]
 
 
 def check(
