@@ -233,3 +233,24 @@ def test_untrusted_returns_the_names_to_pass_to_trust(site: Path, models: Path) 
         zip(paths, [["keras-cplx"], ["keras-cplx"], ["wavenet-blocks"]], strict=True)
     )
     assert again == {path: [] for path in paths}
+
+
+BIG = """
+import json, sys, kerascope
+from kerascope._resolving import hints
+hints.MAX_PACKAGE_FILES = 0  # every installed package is now too big to read unasked
+plan = kerascope.check(sys.argv[1])
+trusted = kerascope.check(sys.argv[1], trust=["keras-cplx"])
+print(json.dumps([[p._asdict() for p in plan.problems], trusted.ok]))
+"""
+
+
+def test_a_prefix_naming_a_package_too_big_to_read_unasked_suggests_trusting_it(
+    site: Path, models: Path
+) -> None:
+    result = _run(site, "-c", BIG, str(models / "cplx.h5"), cwd=models)
+    assert result.returncode == 0, result.stderr[-3000:]
+    problems, trusted_ok = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [p["fix"] for p in problems] == ["--trust keras-cplx", "--trust keras-cplx"]
+    assert all("its key names the installed package 'cplxnn'" in p["message"] for p in problems)
+    assert trusted_ok  # once trusted, the package is read whole

@@ -28,6 +28,7 @@ __all__ = [
     "index_beside",
     "index_installed",
     "prefix_of",
+    "prefix_packages",
     "unread_source_for",
 ]
 
@@ -65,31 +66,41 @@ def candidate_packages(obj: CustomObject, manifest_distribution: str | None = No
         >>> candidate_packages(obj)
         []
     """
-    names: list[str] = []
     prefix = prefix_of(obj.key)
-    if prefix:
-        names += [prefix, prefix.lower(), prefix.replace("-", "_").lower()]
-        names += _packages_of(prefix)
+    names = prefix_packages(prefix) if prefix else []
     if obj.module and obj.module not in ("builtins", "__main__"):
         names.append(obj.module.split(".")[0])
     if manifest_distribution:
-        names += _packages_of(manifest_distribution)
+        names += TrustPolicy([manifest_distribution]).named_packages()
     names.append(obj.class_name.lower())
-    found = []
-    for name in dict.fromkeys(names):
-        if name.isidentifier() and name not in _NOT_CANDIDATES and locate_module(name):
-            found.append(name)
-    return found
+    return _installed(names)
 
 
-def _packages_of(distribution: str) -> list[str]:
-    return list(TrustPolicy([distribution]).named_packages())
+def prefix_packages(prefix: str) -> list[str]:
+    """Installed packages a key's prefix names: as a package, or as a distribution.
+
+    Example:
+        >>> prefix_packages("kerascope"), prefix_packages("no_such_prefix_here")
+        ([], [])
+    """
+    names = [prefix, prefix.lower(), prefix.replace("-", "_").lower()]
+    return _installed([*names, *TrustPolicy([prefix]).named_packages()])
 
 
-def index_installed(package: str) -> _sources.SourceIndex | str | None:
+def _installed(names: list[str]) -> list[str]:
+    return [
+        name
+        for name in dict.fromkeys(names)
+        if name.isidentifier() and name not in _NOT_CANDIDATES and locate_module(name)
+    ]
+
+
+def index_installed(package: str, *, bounded: bool = True) -> _sources.SourceIndex | str | None:
     """The definitions of an installed package, read statically; a reason when it is too big.
 
-    Returns None when the package cannot be read at all.
+    ``bounded`` (for guesses about packages nobody named) skips packages of more than
+    :data:`MAX_PACKAGE_FILES` files; a package the user trusts is read up to the index's own
+    limit. Returns None when the package cannot be read at all.
 
     Example:
         >>> index = index_installed("kerascope")
@@ -100,7 +111,7 @@ def index_installed(package: str) -> _sources.SourceIndex | str | None:
     if not spots:
         return None
     files = 0
-    for spot in spots:
+    for spot in spots if bounded else ():
         if spot.directory is None:
             files += 1
             continue

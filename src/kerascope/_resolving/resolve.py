@@ -85,7 +85,7 @@ class Finder:
         self.in_scope = in_scope
         self.model_path = model_path
         self.unread_used: set[str] = set()
-        self._package_indexes: dict[str, _sources.SourceIndex | str | None] = {}
+        self._package_indexes: dict[tuple[str, bool], _sources.SourceIndex | str | None] = {}
         self._beside: _sources.SourceIndex | None = None
 
     def _manifest_module(self, obj: CustomObject) -> str | None:
@@ -240,7 +240,7 @@ class Finder:
         for package in self._candidates(obj):
             if self.trust.trusts_module(package):
                 continue  # trusted packages were searched already
-            index = self._package_index(package)
+            index = self._package_index(package, bounded=True)
             if isinstance(index, _sources.SourceIndex):
                 found = index.find(obj.key)
                 if found:
@@ -251,13 +251,16 @@ class Finder:
         entry = self.manifest.find(obj.key) if self.manifest else None
         return _hints.candidate_packages(obj, entry.distribution if entry else None)
 
-    def _package_index(self, name: str) -> _sources.SourceIndex | str | None:
-        if name not in self._package_indexes:
+    def _package_index(
+        self, name: str, *, bounded: bool = False
+    ) -> _sources.SourceIndex | str | None:
+        """A package read statically: whole when trusted or declared, bounded for guesses."""
+        if (name, bounded) not in self._package_indexes:
             index: _sources.SourceIndex | str | None = None
             if all(part.isidentifier() for part in name.split(".")) and locate_module(name):
-                index = _hints.index_installed(name)
-            self._package_indexes[name] = index
-        return self._package_indexes[name]
+                index = _hints.index_installed(name, bounded=bounded)
+            self._package_indexes[name, bounded] = index
+        return self._package_indexes[name, bounded]
 
     def _beside_model(self) -> _sources.SourceIndex:
         if self._beside is None:
@@ -290,7 +293,17 @@ class Finder:
                 f"; the manifest says it was defined in {entry.file} "
                 f"(module {entry.module}), which is not importable here"
             )
-        reason += self._package_hint(obj)
+        hint, distribution = self._package_hint(obj)
+        reason += hint
+        if distribution is not None:
+            return failed(
+                obj,
+                "untrusted",
+                reason,
+                f"--trust {distribution}",
+                candidates=(distribution,),
+                python_fix=f"trust=[{distribution!r}]",
+            )
         if close:
             reason += f"; did you mean {', '.join(repr(c) for c in close)}?"
         beside = self._beside_model()
@@ -323,21 +336,22 @@ class Finder:
             python_fix=f"sources=[{path!r}]",
         )
 
-    def _package_hint(self, obj: CustomObject) -> str:
-        """What the key's prefix says, when it names a package that was not searched or lacks it."""
+    def _package_hint(self, obj: CustomObject) -> tuple[str, str | None]:
+        """What the key's prefix says, and the distribution to trust when it names one that is
+        too big to read without being asked to."""
         prefix = _hints.prefix_of(obj.key)
         if prefix is None:
-            return ""
-        installed = [name for name in self._candidates(obj) if name.lower() == prefix.lower()]
+            return "", None
+        installed = _hints.prefix_packages(prefix)
         if not installed:
-            return f"; its key names a package '{prefix}', which is not installed here"
-        index = self._package_index(installed[0])
-        if isinstance(index, str):
-            return (
-                f"; its key names the installed package '{installed[0]}' "
-                f"(distribution {_hints.distribution_of(installed[0])}), {index}"
-            )
-        return f"; its key names the installed package '{installed[0]}', which does not define it"
+            return f"; its key names a package '{prefix}', which is not installed here", None
+        package = installed[0]
+        index = self._package_index(package, bounded=not self.trust.trusts_module(package))
+        if isinstance(index, str) and not self.trust.trusts_module(package):
+            distribution = _hints.distribution_of(package)
+            text = f"; its key names the installed package '{package}' (distribution "
+            return f"{text}{distribution}), which is not trusted and was {index}", distribution
+        return f"; its key names the installed package '{package}', which does not define it", None
 
     def cycle_problems(self, resolutions: Sequence[Resolution]) -> list[Problem]:
         modules = [r.module for r in resolutions if r.origin == "source" and r.module]

@@ -85,21 +85,17 @@ class TrustPolicy:
 def _distribution_packages(name: str) -> frozenset[str]:
     """Top-level import packages an installed distribution provides (empty if not installed).
 
-    Three sources, as ``importlib.metadata`` gives them: the distribution's ``top_level.txt``,
-    the top-level entries of its ``RECORD``, and ``packages_distributions()`` read backwards.
+    What ``importlib.metadata.packages_distributions()`` reads, for one distribution: its
+    ``top_level.txt``, else the top-level entries of its ``RECORD`` (reading every installed
+    distribution's metadata would cost a quarter of a second).
     """
     from importlib import metadata
 
-    wanted = normalize_distribution(name)
-    packages = {
-        package
-        for package, distributions in _packages_distributions().items()
-        if any(normalize_distribution(d) == wanted for d in distributions)
-    }
     try:
-        dist = metadata.distribution(wanted)
+        dist = metadata.distribution(normalize_distribution(name))
     except (metadata.PackageNotFoundError, ValueError):
-        return frozenset(name for name in packages if name.isidentifier())
+        return frozenset()
+    packages: set[str] = set()
     top_level = dist.read_text("top_level.txt")
     if top_level:
         packages.update(line.strip() for line in top_level.splitlines() if line.strip())
