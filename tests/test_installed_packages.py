@@ -4,6 +4,7 @@ the file; kerascope does, once the package is trusted, and says which distributi
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import textwrap
 from pathlib import Path
@@ -95,7 +96,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _env(site: Path) -> dict[str, str]:
-    return {**QUIET_ENV, "PYTHONPATH": str(site)}
+    """The installed packages first, then whatever PYTHONPATH the tests run with (a worktree's
+    ``src``, so that the fresh processes test this checkout and not an installed kerascope)."""
+    inherited = QUIET_ENV.get("PYTHONPATH", "")
+    return {**QUIET_ENV, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), inherited]))}
 
 
 @pytest.fixture(scope="module")
@@ -161,6 +165,8 @@ def _load(site: Path, path: Path, *trust: str) -> dict[str, object]:
         ("tiny", ".h5", "tiny-layers", 3.0, "tinylayers.blocks"),
         ("plain", ".keras", "plain-layers", 4.0, "plainlayers.blocks"),
         ("plain", ".h5", "plainlayers", 4.0, "plainlayers.blocks"),
+        # .h5 records no module: found by name in what the trusted distribution installs
+        ("plain", ".h5", "plain-layers", 4.0, "plainlayers.blocks"),
     ],
 )
 def test_loads_once_trusted(
@@ -190,15 +196,24 @@ def test_untrusted_names_class_module_and_distribution(
     assert problem["reason"] == "untrusted"
     assert f"{name}layers.blocks" in problem["message"]
     assert distribution in problem["message"]
-    assert problem["fix"] == f"--trust {distribution} (Python: trust=[{distribution!r}])"
+    # each fix in the syntax of where it is shown: the Python error says trust=[...]
+    assert problem["fix"] == f"--trust {distribution}"
+    assert problem["python_fix"] == f"trust=[{distribution!r}]"
+    error = loaded["error"]
+    assert isinstance(error, str)
+    assert f"fix: trust=[{distribution!r}]" in error and "--trust" not in error
 
 
-def test_h5_without_module_or_entry_point_says_what_is_missing(site: Path, models: Path) -> None:
+def test_h5_key_prefix_names_the_distribution_to_trust(site: Path, models: Path) -> None:
+    # plain.h5 records no module and plain-layers declares no entry point: the key's prefix
+    # (plainlayers>Boost) names an installed package, which kerascope reads (without importing
+    # it) and finds Boost in
     loaded = _load(site, models / "plain.h5")
     problems = loaded["problems"]
     assert isinstance(problems, list) and [p["key"] for p in problems] == ["plainlayers>Boost"]
-    assert problems[0]["reason"] == "missing"
-    assert "--from" in problems[0]["fix"]
+    assert problems[0]["reason"] == "untrusted"
+    assert "module 'plainlayers.blocks' (distribution plain-layers)" in problems[0]["message"]
+    assert problems[0]["fix"] == "--trust plain-layers"
 
 
 def test_nothing_untrusted_is_imported(site: Path, models: Path) -> None:
@@ -238,11 +253,11 @@ def test_check_lists_the_plan_without_importing(site: Path, models: Path) -> Non
     assert "--trust tiny-layers" in result.stdout
 
 
-def test_untrusted_lists_what_to_review(site: Path, models: Path) -> None:
+def test_untrusted_lists_the_names_to_trust(site: Path, models: Path) -> None:
     code = (
         "import sys, kerascope\n"
-        "print([r.object.key for r in kerascope.untrusted(sys.argv[1])],"
-        " [r.object.key for r in kerascope.untrusted(sys.argv[1], trust=['tiny-layers'])])"
+        "names = kerascope.untrusted(sys.argv[1])\n"
+        "print(names, kerascope.untrusted(sys.argv[1], trust=names))"
     )
     result = subprocess.run(
         [PYTHON, "-c", code, str(models / "tiny.keras")],
@@ -251,4 +266,4 @@ def test_untrusted_lists_what_to_review(site: Path, models: Path) -> None:
         text=True,
         check=False,
     )
-    assert result.stdout.strip() == "['tinylayers>Gain'] []", result.stderr[-2000:]
+    assert result.stdout.strip() == "['tiny-layers'] []", result.stderr[-2000:]

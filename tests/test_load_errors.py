@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import kerascope
-from tests.conftest import PYTHON, ROOT, run_python
+from tests.conftest import PYTHON, ROOT, run_cli, run_python
 
 # Every test here starts TensorFlow (builds, saves or loads models): not in `make test-fast`.
 pytestmark = pytest.mark.slow
@@ -19,20 +19,25 @@ pytestmark = pytest.mark.slow
 ZOO = ROOT / "tests" / "fixtures" / "zoo"
 
 
-def test_three_missing_objects_in_one_error(zoo: Path) -> None:
+def test_missing_objects_listed_at_once_and_constructor_only_ones_do_not_block(zoo: Path) -> None:
+    # Outer's constructor deserializes Inner, whose constructor reads MyInit: Keras itself
+    # looks up only Outer. The other two are reported, and do not stop the load by themselves.
     with pytest.raises(kerascope.UnresolvedObjectsError) as caught:
         kerascope.load_model(zoo / "nested.keras")
-    problems = {problem.key: problem for problem in caught.value.problems}
-    assert set(problems) == {"Outer", "Inner", "MyInit"}
-    assert problems["MyInit"].json_paths == (
-        "$.config.layers[1].config.inner.config.kernel_initializer",
-    )
-    assert all(
-        problem.reason == "missing" and "--from" in problem.fix for problem in problems.values()
-    )
+    (problem,) = caught.value.problems
+    assert problem.key == "Outer" and problem.reason == "missing"
+    assert problem.fix.startswith("--from") and problem.python_fix.startswith("sources=[")
     message = str(caught.value)
-    assert message.startswith(f"{zoo / 'nested.keras'} cannot be loaded: 3 problems")
+    assert message.startswith(f"{zoo / 'nested.keras'} cannot be loaded: 1 problem")
     assert "'Outer' (layer) at $.config.layers[1]" in message
+    assert "fix: sources=[" in message and "--from" not in message
+    notes = caught.value.notes
+    assert any(
+        "'MyInit' (initializer) at $.config.layers[1].config.inner.config.kernel_initializer"
+        " is read only by the constructor of Inner" in note
+        for note in notes
+    ), notes
+    assert any("'Inner' (layer)" in note and "constructor of Outer" in note for note in notes)
 
 
 def test_missing_object_suggests_close_names(zoo: Path, tmp_path: Path) -> None:
@@ -41,7 +46,9 @@ def test_missing_object_suggests_close_names(zoo: Path, tmp_path: Path) -> None:
     plan = kerascope.check(zoo / "nested.keras", sources=[source])
     by_key = {problem.key: problem for problem in plan.problems}
     assert by_key["Outer"].candidates == ("Outter",)
-    assert "did you mean 'MyInitt'" in by_key["MyInit"].message
+    deferred = {r.object.key: r.deferred for r in plan.resolutions if r.deferred is not None}
+    assert deferred["MyInit"] is not None
+    assert "did you mean 'MyInitt'" in deferred["MyInit"].message
 
 
 def test_check_imports_nothing(zoo: Path) -> None:
@@ -173,3 +180,55 @@ def test_cli_check_exit_code_and_fix(zoo: Path) -> None:
         "'my_custom_activation' (activation) at $.config.layers[1].config.activation"
         in result.stdout
     )
+
+
+BROKEN_LAYER = (
+    (ROOT / "examples" / "seed_1_custom_layer" / "custom_layer.py")
+    .read_text()
+    .replace("def call(self, inputs):", "def call(self inputs):")
+)
+
+
+@pytest.mark.parametrize("extension", [".keras", ".h5"])
+def test_syntax_error_in_a_from_file_shows_file_line_and_fix(
+    zoo: Path, tmp_path: Path, extension: str
+) -> None:
+    # .keras records module 'custom_layer' (the broken file's name); .h5 records none and the
+    # file's text defines the class. Either way the plan says why the source was not read.
+    (tmp_path / "custom_layer.py").write_text(BROKEN_LAYER)
+    line = BROKEN_LAYER.splitlines().index("    def call(self inputs):") + 1
+    result = run_cli(
+        "check", str(zoo / f"seed_1{extension}"), "--from", "custom_layer.py", cwd=tmp_path
+    )
+    assert result.returncode == 4, result.stderr
+    assert f"custom_layer.py:{line}: syntax error: invalid syntax" in result.stdout
+    assert "def call(self inputs):" in result.stdout
+    assert f"fix: fix the syntax error in custom_layer.py:{line}" in result.stdout
+    assert "not installed" not in result.stdout and "FILE.py" not in result.stdout
+    plan = kerascope.check(zoo / f"seed_1{extension}", sources=[tmp_path / "custom_layer.py"])
+    (problem,) = plan.problems
+    assert (problem.key, problem.reason) == ("MyCustomLayer", "unreadable-source")
+
+
+def test_a_broken_source_nothing_needs_is_a_note(zoo: Path, tmp_path: Path) -> None:
+    (tmp_path / "custom_layer.py").write_text(
+        (ROOT / "examples" / "seed_1_custom_layer" / "custom_layer.py").read_text()
+    )
+    (tmp_path / "scratch.py").write_text("def broken(:\n")
+    plan = kerascope.check(zoo / "seed_1.keras", sources=[tmp_path])
+    assert plan.ok
+    assert any("scratch.py: syntax error at line 1" in note for note in plan.notes), plan.notes
+
+
+def test_missing_object_fix_names_the_file_beside_the_model(zoo: Path, tmp_path: Path) -> None:
+    model = tmp_path / "my_model.h5"
+    model.write_bytes((zoo / "seed_1.h5").read_bytes())
+    (tmp_path / "custom_layer.py").write_text(
+        (ROOT / "examples" / "seed_1_custom_layer" / "custom_layer.py").read_text()
+    )
+    result = run_cli("check", "my_model.h5", cwd=tmp_path)
+    assert result.returncode == 4
+    assert "custom_layer.py:6, beside the model, defines it" in result.stdout
+    assert "fix: --from custom_layer.py\n" in result.stdout
+    followed = run_cli("check", "my_model.h5", "--from", "custom_layer.py", cwd=tmp_path)
+    assert followed.returncode == 0, followed.stdout

@@ -110,14 +110,22 @@ class SourceError(KerascopeError, ValueError):
 class Problem(Record):
     """One reason a model cannot be loaded as asked, with where it is used and the fix.
 
+    A fix is written twice, in the syntax of each place it is shown: ``fix`` for the command
+    line (``--trust keras-tcn``), ``python_fix`` for Python (``trust=['keras-tcn']``). A fix that
+    is not an option (``fix the syntax error in layers.py:7``) is the same in both, and
+    ``python_fix`` is then left empty.
+
     Attributes:
         key: The name Keras looks the object up under (``"mypkg>Scale"``).
         kind: What it is used as (``"layer"``, ``"loss"`` ...).
         json_paths: Every place in the config that uses it.
-        reason: ``missing``, ``untrusted``, ``refused``, ``import-cycle``, a finding code ...
+        reason: ``missing``, ``untrusted``, ``unreadable-source``, ``import-cycle``, a finding
+            code ...
         message: What is wrong.
-        fix: The command-line option or argument that fixes it.
-        candidates: Close names found in the sources, or distributions providing the module.
+        fix: What fixes it, as command-line options.
+        candidates: Close names found in the sources; for ``untrusted``, the names to trust
+            (distributions, or the import package when no distribution provides it).
+        python_fix: What fixes it, as Python arguments; empty when it is the same as ``fix``.
     """
 
     key: str
@@ -127,21 +135,40 @@ class Problem(Record):
     message: str
     fix: str
     candidates: tuple[str, ...] = ()
+    python_fix: str = ""
 
-    def describe(self) -> str:
-        """Two lines for a report.
+    def fix_for(self, syntax: str = "cli") -> str:
+        """The fix in the syntax of where it is shown: ``"cli"`` or ``"python"``.
 
         Example:
-            >>> print(Problem("Scale", "layer", ("$.config.layers[1]",), "missing",
-            ...               "not found", "--from layers.py").describe())
+            >>> problem = Problem("TCN", "layer", (), "untrusted", "not trusted",
+            ...                   "--trust keras-tcn", ("keras-tcn",), "trust=['keras-tcn']")
+            >>> problem.fix_for("cli"), problem.fix_for("python")
+            ('--trust keras-tcn', "trust=['keras-tcn']")
+        """
+        if syntax not in ("cli", "python"):
+            raise ValueError(f"syntax must be 'cli' or 'python', not {syntax!r}")
+        return self.python_fix if syntax == "python" and self.python_fix else self.fix
+
+    def describe(self, syntax: str = "cli") -> str:
+        """Two lines for a report, with the fix in the given syntax (``"cli"`` or ``"python"``).
+
+        Example:
+            >>> problem = Problem("Scale", "layer", ("$.config.layers[1]",), "missing",
+            ...                   "not found", "--from layers.py", (), "sources=['layers.py']")
+            >>> print(problem.describe())
             - 'Scale' (layer) at $.config.layers[1]: not found
                 fix: --from layers.py
+            >>> print(problem.describe("python").splitlines()[1])
+                fix: sources=['layers.py']
         """
         where = ""
         if self.json_paths:
             more = f" (+{len(self.json_paths) - 2} more)" if len(self.json_paths) > 2 else ""
             where = " at " + ", ".join(self.json_paths[:2]) + more
-        return f"- '{self.key}' ({self.kind}){where}: {self.message}\n    fix: {self.fix}"
+        return (
+            f"- '{self.key}' ({self.kind}){where}: {self.message}\n    fix: {self.fix_for(syntax)}"
+        )
 
 
 class UnresolvedObjectsError(KerascopeError, LookupError):
@@ -150,6 +177,7 @@ class UnresolvedObjectsError(KerascopeError, LookupError):
     Attributes:
         path: The model file.
         problems: One :class:`Problem` per missing or untrusted object (and other blockers).
+        notes: What else the plan found, which would not have stopped the load by itself.
 
     Example:
         >>> problem = Problem("a", "loss", (), "missing", "x", "y")
@@ -160,13 +188,31 @@ class UnresolvedObjectsError(KerascopeError, LookupError):
 
     exit_code = EXIT_UNRESOLVED
 
-    def __init__(self, path: str, problems: Sequence[Problem]) -> None:
+    def __init__(self, path: str, problems: Sequence[Problem], notes: Sequence[str] = ()) -> None:
         self.path = path
         self.problems = tuple(problems)
+        self.notes = tuple(notes)
+        super().__init__(self.describe("python"))
+
+    def describe(self, syntax: str = "python") -> str:
+        """Every problem, with fixes in the syntax of where they are shown.
+
+        ``str(error)`` is the Python form (``trust=['keras-tcn']``); the command-line tool
+        prints ``describe("cli")`` (``--trust keras-tcn``).
+
+        Example:
+            >>> problem = Problem("a", "loss", (), "missing", "not found", "--from a.py", (),
+            ...                   "sources=['a.py']")
+            >>> print(UnresolvedObjectsError("m.keras", [problem]).describe("cli"))
+            m.keras cannot be loaded: 1 problem
+            - 'a' (loss): not found
+                fix: --from a.py
+        """
         count = len(self.problems)
-        lines = [f"{path} cannot be loaded: {count} problem{'s' if count != 1 else ''}"]
-        lines += [problem.describe() for problem in self.problems]
-        super().__init__("\n".join(lines))
+        lines = [f"{self.path} cannot be loaded: {count} problem{'s' if count != 1 else ''}"]
+        lines += [problem.describe(syntax) for problem in self.problems]
+        lines += [f"note: {note}" for note in self.notes]
+        return "\n".join(lines)
 
 
 class SourceImportError(KerascopeError, ImportError):

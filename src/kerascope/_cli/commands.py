@@ -100,11 +100,18 @@ def _parser() -> argparse.ArgumentParser:
             help="a package or distribution whose modules the file may name (repeatable)",
         )
         command.add_argument(
+            "--unsafe",
+            action="store_true",
+            help="safe_mode=False: run the Python bytecode of Lambda layers while the model "
+            "loads (only for a file you trust)",
+        )
+        command.add_argument(
             "--allow",
             action="append",
             default=[],
             metavar="KIND",
-            help="accept one kind of audit finding instead of refusing, e.g. lambda (repeatable)",
+            help="accept one other kind of audit finding instead of refusing, e.g. url "
+            "(repeatable; --allow lambda is a deprecated alias of --unsafe)",
         )
         command.add_argument(
             "--compile",
@@ -137,13 +144,26 @@ def _run_inspect(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _lambda_flags(arguments: argparse.Namespace) -> tuple[bool, list[str]]:
+    """(safe_mode, other kinds to allow): --allow lambda is the deprecated spelling of --unsafe."""
+    allow = list(dict.fromkeys(arguments.allow))
+    unsafe = bool(arguments.unsafe)
+    if "lambda" in allow:
+        print("kerascope: warning: --allow lambda is deprecated: use --unsafe", file=sys.stderr)
+        allow.remove("lambda")
+        unsafe = True
+    return not unsafe, allow
+
+
 def _plan_arguments(arguments: argparse.Namespace) -> dict[str, object]:
     compile_mode = {"auto": "auto", "yes": True, "no": False}[arguments.compile]
+    safe_mode, allow = _lambda_flags(arguments)
     return {
         "sources": arguments.sources,
         "trust": arguments.trust,
         "compile": compile_mode,
-        "allow": arguments.allow,
+        "safe_mode": safe_mode,
+        "allow": allow,
     }
 
 
@@ -193,8 +213,9 @@ def _run_scan(arguments: argparse.Namespace) -> int:
 def _run_verify(arguments: argparse.Namespace) -> int:
     from kerascope._keras.verify import verify
 
-    report = verify(
-        arguments.path, sources=arguments.sources, trust=arguments.trust, allow=arguments.allow
-    )
+    safe_mode, allow = _lambda_flags(arguments)
+    if not safe_mode:
+        allow.append("lambda")  # verify() predates safe_mode: its child process maps it back
+    report = verify(arguments.path, sources=arguments.sources, trust=arguments.trust, allow=allow)
     print(report.describe())
     return EXIT_OK if report.ok else 10

@@ -6,7 +6,7 @@ import importlib
 import os
 import sys
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from kerascope._common.record import TYPE_CHECKING
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from kerascope._resolving.plan import CompileMode
 
-from kerascope._resolving.plan import Plan, Resolution, make_plan
+from kerascope._resolving.plan import Plan, Resolution, lambda_switch, make_plan
 from kerascope.errors import (
     KerascopeWarning,
     KerasLoadError,
@@ -24,7 +24,7 @@ from kerascope.errors import (
     UnresolvedObjectsError,
 )
 
-from .runtime import builtin_loss, load_with_keras
+from .runtime import builtin_loss, in_custom_object_scope, load_with_keras
 
 __all__ = ["load_model", "load_with_plan"]
 
@@ -36,6 +36,7 @@ def load_model(
     *,
     sources: Sequence[str | os.PathLike[str]] = (),
     trust: Iterable[str] = (),
+    custom_objects: Mapping[str, Any] | None = None,
     compile: CompileMode = "auto",
     safe_mode: bool = True,
     allow: Iterable[str] = (),
@@ -43,18 +44,28 @@ def load_model(
 ) -> Any:
     """Load a Keras model, providing every custom object it needs, in a fresh process too.
 
+    The arguments Keras users know work as in ``keras.saving.load_model``: ``custom_objects``
+    and an active ``keras.saving.custom_object_scope`` (or ``keras.utils.custom_object_scope``)
+    are looked up as Keras looks them up (scope, global registry, ``custom_objects``) and win
+    over anything kerascope finds; what they provide needs no source and no trust, since you
+    handed it over. ``safe_mode=False`` is the one switch for Lambda bytecode.
+
     Args:
         path: A ``.keras`` file, an unzipped ``.keras`` directory or a legacy ``.h5`` file.
         sources: Where custom objects are defined: ``.py`` files, directories, dotted modules or
             packages. Only the files that define what the model needs are imported.
         trust: Packages or distributions (``"tcn"``, ``"keras-tcn"``) whose modules, named by
             the file, may be imported. Keras's own packages are always trusted.
+            :func:`kerascope.untrusted` lists the names a file needs.
+        custom_objects: Objects to use for the names the file needs, keyed as for Keras.
         compile: ``"auto"`` compiles when the training configuration can be restored and
             otherwise loads for inference with a warning naming what is missing; ``True``
             requires it; ``False`` skips it (and never imports training-only objects).
-        safe_mode: Passed to Keras (turned off only for ``allow=["lambda"]``).
-        allow: Kinds of audit findings to accept instead of refusing the file, e.g.
-            ``["lambda"]`` for Lambda bytecode you trust. Nothing is allowed by default.
+        safe_mode: As in Keras: ``False`` runs the Python bytecode of Lambda layers while the
+            model loads. Only for a file you trust; kerascope refuses Lambda bytecode otherwise.
+        allow: Other kinds of audit findings to accept instead of refusing the file (the
+            ``kind`` of :func:`kerascope.scan` findings, e.g. ``"url"``). Nothing is allowed by
+            default. ``"lambda"`` is a deprecated alias of ``safe_mode=False``.
         strict: Refuse, instead of warning, when a defining file differs from the one the
             file's manifest recorded.
 
@@ -73,30 +84,46 @@ def load_model(
         >>> model = kerascope.load_model(  # doctest: +SKIP
         ...     "my_model.h5", sources=["custom_layer.py"]
         ... )
+        >>> model = kerascope.load_model(  # doctest: +SKIP
+        ...     "my_model.h5", custom_objects={"MyCustomLayer": MyCustomLayer}
+        ... )
     """
+    safe_mode, allow = lambda_switch(safe_mode, allow)
+    handed_over = dict(custom_objects or {})
     plan = make_plan(
-        path, sources, trust, compile=compile, safe_mode=safe_mode, allow=allow, strict=strict
+        path,
+        sources,
+        trust,
+        compile=compile,
+        safe_mode=safe_mode,
+        allow=allow,
+        strict=strict,
+        custom_objects=handed_over,
+        in_scope=in_custom_object_scope,
     )
-    return load_with_plan(plan)
+    return load_with_plan(plan, custom_objects=handed_over)
 
 
-def load_with_plan(plan: Plan) -> Any:
-    """Import what the plan names, then call Keras with exactly those custom objects."""
+def load_with_plan(plan: Plan, custom_objects: Mapping[str, Any] | None = None) -> Any:
+    """Import what the plan names, then call Keras with exactly those custom objects.
+
+    ``custom_objects`` are the user's own, passed on to Keras unchanged and over anything the
+    plan provides under the same key.
+    """
     if plan.problems:
-        raise UnresolvedObjectsError(plan.inspection.path, plan.problems)
+        raise UnresolvedObjectsError(plan.inspection.path, plan.problems, plan.notes)
     needed = [r for r in plan.resolutions if r.origin in _IMPORTED_ORIGINS and r.module]
     # Source roots stay on sys.path while Keras builds the model: from_config and build may
     # import sibling modules of the sources.
     with _on_sys_path(list(dict.fromkeys(r.root for r in needed if r.root))):
-        custom_objects = _import_objects(needed)
+        objects = _import_objects(needed)
         for alias, canonical in plan.compile_fixes.items():
-            custom_objects[alias] = builtin_loss(canonical)
+            objects[alias] = builtin_loss(canonical)
+        objects.update(custom_objects or {})
         for note in plan.notes:
             warnings.warn(note, KerascopeWarning, stacklevel=3)
         try:
-            return load_with_keras(
-                plan.inspection.path, custom_objects, plan.compile, plan.safe_mode
-            )
+            return load_with_keras(plan.inspection.path, objects, plan.compile, plan.safe_mode)
         except Exception as error:
             raise KerasLoadError(plan.inspection.path, error) from error
 

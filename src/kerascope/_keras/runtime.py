@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ModelSummary",
     "builtin_loss",
+    "in_custom_object_scope",
     "load_with_keras",
     "register_with_keras",
     "summarize",
@@ -41,6 +42,25 @@ def register_with_keras(obj: Any, package: str, name: str | None, aliases: Itera
     for alias in aliases:
         registry[alias] = obj
     return str(keras.saving.get_registered_name(obj))
+
+
+def in_custom_object_scope(key: str) -> bool:
+    """Whether an active ``keras.saving.custom_object_scope`` provides ``key`` (this thread).
+
+    Keras has no public accessor for the active scope's dict: ``keras.saving.get_custom_objects``
+    returns only the global registry. Its public lookup, ``keras.saving.get_registered_object``,
+    consults the scope first, then the global registry (``keras/src/saving/
+    object_registration.py``); an answer that is not the global registry's entry came from the
+    scope. An object both hold is the global registry's, which the resolver checks next anyway.
+    Never imports Keras: no scope can be active in a process that has not imported it.
+    """
+    keras = sys.modules.get("keras")
+    if keras is None:
+        return False
+    found = keras.saving.get_registered_object(key)
+    if found is None:
+        return False
+    return keras.saving.get_custom_objects().get(key) is not found
 
 
 def builtin_loss(name: str) -> Any:

@@ -59,7 +59,7 @@ def _imports_of(module: str, known: dict[str, str]) -> set[str]:
     """The indexed modules ``module`` imports when it is imported."""
     path = known[module]
     tree = parse_source(path)
-    if isinstance(tree, str):
+    if not isinstance(tree, ast.Module):
         return set()
     is_package = os.path.basename(path) == "__init__.py"
     package = module if is_package else module.rpartition(".")[0]

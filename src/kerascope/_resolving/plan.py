@@ -7,7 +7,7 @@ Nothing here imports user code or Keras: the plan is data, and ``kerascope check
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 from kerascope._common.record import TYPE_CHECKING, Record
 
@@ -20,12 +20,13 @@ from kerascope._reading import keras_names as _builtins
 from kerascope.errors import Problem
 
 from . import sources as _sources
+from .constructor import constructor_owner, constructor_owners
 from .drift import drift, version_notes
+from .refusals import audit_problems, impostors, lambda_switch
 from .resolve import TRAINING_ROOTS, Finder, Resolution
-from .spoofing import impostor
 from .trust import TrustPolicy
 
-__all__ = ["Plan", "Resolution", "check", "make_plan", "untrusted"]
+__all__ = ["Plan", "Resolution", "check", "lambda_switch", "make_plan", "untrusted"]
 
 if TYPE_CHECKING:
     CompileMode = Literal["auto", True, False]
@@ -43,7 +44,8 @@ class Plan(Record):
         problems: Everything that stops the load, all at once.
         notes: What the user should know (training-only objects skipped, and the like).
         scan: The security audit of the file (see :func:`kerascope.scan`).
-        safe_mode: What to pass to Keras: off only when Lambda bytecode was allowed.
+        safe_mode: What to pass to Keras: False only when the user turned safe mode off, which
+            is also what accepts Lambda bytecode.
     """
 
     inspection: Inspection
@@ -75,8 +77,15 @@ def make_plan(
     allow: Iterable[str] = (),
     strict: bool = False,
     report: ScanReport | None = None,
+    custom_objects: Collection[str] = (),
+    in_scope: Callable[[str], bool] | None = None,
 ) -> Plan:
     """Decide, without importing user code, where each custom object of ``path`` comes from.
+
+    ``safe_mode=False`` is the one switch for Lambda bytecode: it accepts the ``lambda`` audit
+    finding and is passed on to Keras. ``allow`` accepts other kinds of audit findings.
+    ``custom_objects`` are the keys the user hands over (their objects need no source), and
+    ``in_scope`` tells whether an active Keras custom object scope holds a key.
 
     Example:
         >>> plan = make_plan("my_model.h5", sources=["custom_layer.py"])  # doctest: +SKIP
@@ -84,10 +93,18 @@ def make_plan(
         [('MyCustomLayer', 'source', 'custom_layer.py:6')]
     """
     inspection = inspect(path)
-    allowed = frozenset(allow)
+    allowed = frozenset(allow) | (frozenset() if safe_mode else frozenset({"lambda"}))
     report = report if report is not None else scan(path)
-    finder = Finder(_sources.index_sources(sources), TrustPolicy(trust), inspection.manifest)
+    finder = Finder(
+        _sources.index_sources(sources),
+        TrustPolicy(trust),
+        inspection.manifest,
+        custom_objects=custom_objects,
+        in_scope=in_scope,
+        model_path=inspection.path,
+    )
     compile_fixes, unfixable = _compile_strings(inspection)
+    owners = constructor_owners(inspection.references)
     resolutions = []
     for obj in inspection.custom_objects:
         if compile is False and _only_training(obj):
@@ -95,13 +112,13 @@ def make_plan(
         elif obj.is_lambda:
             resolutions.append(Resolution(obj, "bytecode", "Python bytecode in the file"))
         else:
-            resolutions.append(finder.resolve(obj))
+            resolutions.append(_defer(finder.resolve(obj), constructor_owner(obj, owners)))
     compile_flag, notes, problems = _decide_compile(compile, resolutions, unfixable)
     if not compile_flag:
         compile_fixes = {}
     problems += finder.cycle_problems(resolutions)
-    problems += _audit_problems(report, inspection, allowed)
-    problems += _impostors(inspection)
+    problems += audit_problems(report, inspection, allowed)
+    problems += impostors(inspection)
     drifted = drift(inspection.manifest, resolutions)
     if strict:
         problems += [
@@ -111,6 +128,8 @@ def make_plan(
     else:
         notes += [message for _, message in drifted]
     notes += version_notes(inspection.manifest)
+    notes += [_deferred_note(r) for r in resolutions if r.deferred is not None]
+    notes += _source_notes(finder)
     notes += [
         f"{finding.code} at {finding.json_path}: {finding.message}"
         for finding in report.findings
@@ -124,51 +143,49 @@ def make_plan(
         tuple(problems),
         tuple(notes),
         report,
-        safe_mode and "lambda" not in allowed,
+        safe_mode,
     )
 
 
-def _audit_problems(
-    report: ScanReport, inspection: Inspection, allowed: frozenset[str]
-) -> list[Problem]:
-    """A problem for every ``high`` finding of the scan and of inspect, each once, unless its
-    code is allowed (both report ``lambda`` and ``non-modeling-api``, from one rule)."""
-    found = {(f.code, f.json_path): f for f in (*report.findings, *inspection.findings)}
-    return [
-        Problem(
-            key=finding.code,
-            kind="file",
-            json_paths=(finding.json_path,) if finding.json_path else (),
-            reason=finding.code,
-            message=finding.message,
-            fix=finding.fix,
-        )
-        for finding in found.values()
-        if finding.severity == "high" and finding.code not in allowed
+def _defer(resolution: Resolution, owner: str | None) -> Resolution:
+    """A problem with an object only ``owner``'s constructor reads does not stop the load."""
+    problem = resolution.problem
+    if problem is None or owner is None:
+        return resolution
+    return resolution._replace(
+        origin="skipped",
+        where=f"left to {owner}'s constructor (Keras never looks it up)",
+        problem=None,
+        deferred=problem,
+    )
+
+
+def _deferred_note(resolution: Resolution) -> str:
+    obj, problem = resolution.object, resolution.deferred
+    assert problem is not None
+    owner = resolution.where.removeprefix("left to ").split("'s constructor", 1)[0]
+    return (
+        f"'{obj.key}' ({'/'.join(obj.kinds)}) at {obj.json_paths[0]} is read only by the "
+        f"constructor of {owner}, never looked up by Keras itself: {problem.message}. "
+        f"Loading anyway; if {owner} needs it, Keras will say so"
+    )
+
+
+_MAX_SOURCE_NOTES = 5
+
+
+def _source_notes(finder: Finder) -> list[str]:
+    """The sources that could not be read, unless a problem already shows them."""
+    used = finder.unread_used
+    lines = [
+        line
+        for line in finder.index.problems
+        if not any(line.startswith(f"{path}: ") for path in used)
     ]
-
-
-def _impostors(inspection: Inspection) -> list[Problem]:
-    packages = {"keras"} | {
-        reference.module.split(".")[0]
-        for reference in inspection.references
-        if reference.module and _builtins.is_importable_keras_package(reference.module)
-    }
-    problems = []
-    for package in sorted(packages):
-        why = impostor(package)
-        if why is not None:
-            problems.append(
-                Problem(
-                    key=package,
-                    kind="package",
-                    json_paths=(),
-                    reason="spoofed-package",
-                    message=why,
-                    fix="run from another directory, or remove what shadows the package",
-                )
-            )
-    return problems
+    notes = [f"source not read: {line}" for line in lines[:_MAX_SOURCE_NOTES]]
+    if len(lines) > _MAX_SOURCE_NOTES:
+        notes.append(f"{len(lines) - _MAX_SOURCE_NOTES} more sources not read")
+    return notes
 
 
 def _only_training(obj: CustomObject) -> bool:
@@ -237,6 +254,7 @@ def check(
     *,
     sources: Sequence[str | os.PathLike[str]] = (),
     trust: Iterable[str] = (),
+    custom_objects: Collection[str] = (),
     compile: CompileMode = "auto",
     safe_mode: bool = True,
     allow: Iterable[str] = (),
@@ -244,13 +262,25 @@ def check(
 ) -> Plan:
     """The loading plan for ``path``, decided without importing any user code.
 
+    Takes the arguments of :func:`kerascope.load_model`. Only the keys of ``custom_objects``
+    matter here. An active ``keras.saving.custom_object_scope`` is not seen (that would need
+    Keras): :func:`kerascope.load_model` sees it.
+
     Example:
         >>> plan = kerascope.check("my_model.keras", sources=["custom_layer.py"])  # doctest: +SKIP
         >>> plan.ok, [(r.object.key, r.origin) for r in plan.resolutions]  # doctest: +SKIP
         (True, [('MyCustomLayer', 'source')])
     """
+    safe_mode, allow = lambda_switch(safe_mode, allow)
     return make_plan(
-        path, sources, trust, compile=compile, safe_mode=safe_mode, allow=allow, strict=strict
+        path,
+        sources,
+        trust,
+        compile=compile,
+        safe_mode=safe_mode,
+        allow=allow,
+        strict=strict,
+        custom_objects=custom_objects,
     )
 
 
@@ -259,11 +289,24 @@ def untrusted(
     *,
     sources: Sequence[str | os.PathLike[str]] = (),
     trust: Iterable[str] = (),
-) -> list[Resolution]:
-    """The custom objects of ``path`` whose modules must be trusted before they are imported.
+    custom_objects: Collection[str] = (),
+) -> list[str]:
+    """The names to pass to ``trust=`` before ``path`` can load: review these packages first.
+
+    Like skops's ``get_untrusted_types``: each name is a distribution (``"keras-tcn"``), or an
+    import package when no installed distribution provides it. The list is empty when nothing
+    that the file needs is waiting for trust. Nothing is imported to find out.
 
     Example:
-        >>> [r.object.key for r in kerascope.untrusted("tcn_model.keras")]  # doctest: +SKIP
-        ['Custom>TCN']
+        >>> names = kerascope.untrusted("tcn_model.keras")  # doctest: +SKIP
+        >>> names  # doctest: +SKIP
+        ['keras-tcn']
+        >>> model = kerascope.load_model("tcn_model.keras", trust=names)  # doctest: +SKIP
     """
-    return make_plan(path, sources, trust).untrusted()
+    plan = make_plan(path, sources, trust, custom_objects=custom_objects)
+    names: dict[str, None] = {}
+    for resolution in plan.resolutions:
+        problem = resolution.problem or resolution.deferred
+        if problem is not None and problem.reason == "untrusted" and problem.candidates:
+            names[problem.candidates[0]] = None
+    return list(names)

@@ -27,6 +27,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "Definition",
     "SourceIndex",
+    "UnreadFile",
     "index_sources",
     "locate_module",
     "parse_source",
@@ -65,6 +66,37 @@ class Definition(Record):
     dynamic_registration: bool = False
 
 
+class UnreadFile(Record):
+    """A source file that was found but could not be read as Python.
+
+    Attributes:
+        path: The absolute path of the file.
+        module: The module name it would be imported under.
+        why: ``"syntax"``, ``"encoding"``, ``"size"``, ``"unreadable"`` or ``"depth"``.
+        message: What went wrong, as Python or the file system said it.
+        line: The line of a syntax error.
+        text: The source line of a syntax error, stripped.
+    """
+
+    path: str
+    module: str
+    why: str
+    message: str
+    line: int | None = None
+    text: str = ""
+
+    def describe(self) -> str:
+        """One line, without the path.
+
+        Example:
+            >>> UnreadFile("/p/l.py", "l", "syntax", "invalid syntax", 7, "def f(a b):").describe()
+            'syntax error at line 7: invalid syntax'
+        """
+        if self.why == "syntax":
+            return f"syntax error at line {self.line}: {self.message}"
+        return self.message
+
+
 class SourceIndex(Record):
     """Every module-level definition found in a set of sources.
 
@@ -73,11 +105,13 @@ class SourceIndex(Record):
         modules: Module name -> absolute file path, for every module scanned.
         problems: Files that were not indexed or not fully (syntax errors, undecodable, too
             large, unreadable, limits reached), one line each, starting with the path.
+        unread: The files among those that could not be parsed, with why and where.
     """
 
     definitions: tuple[Definition, ...]
     modules: dict[str, str]
     problems: tuple[str, ...]
+    unread: tuple[UnreadFile, ...] = ()
 
     def find(self, key: str) -> list[Definition]:
         """The definitions that provide ``key``, in index order.
@@ -145,50 +179,56 @@ def index_sources(
     definitions: list[Definition] = []
     modules: dict[str, str] = {}
     problems = collector.problems
+    unread: list[UnreadFile] = []
     for path, module, root in collector.files:
         if module in modules:
             problems.append(f"{path}: module name {module!r} is already taken by {modules[module]}")
         else:
             modules[module] = path
-        tree = parse_source(path)
-        if isinstance(tree, str):
-            problems.append(f"{path}: {tree}")
+        tree = parse_source(path, module)
+        if isinstance(tree, UnreadFile):
+            problems.append(f"{path}: {tree.describe()}")
+            unread.append(tree)
             continue
         definitions.extend(_definitions(tree, module, root, path))
-    return SourceIndex(tuple(definitions), modules, tuple(problems))
+    return SourceIndex(tuple(definitions), modules, tuple(problems), tuple(unread))
 
 
 # --- reading definitions -------------------------------------------------------------------------
 
 
-def parse_source(path: str) -> ast.Module | str:
+def parse_source(path: str, module: str = "") -> ast.Module | UnreadFile:
     """The file's syntax tree, or why there is none (too large, unreadable, a syntax error).
 
     Example:
-        >>> parse_source("no_such_file.py")
+        >>> parse_source("no_such_file.py").describe()
         'cannot be read: No such file or directory'
     """
+    limit = f"{MAX_FILE_BYTES // (1024 * 1024)} MB"
     try:
         size = os.path.getsize(path)
         if size > MAX_FILE_BYTES:
-            return f"not indexed: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB ({size} bytes)"
+            return UnreadFile(
+                path, module, "size", f"not indexed: larger than {limit} ({size} bytes)"
+            )
         with open(path, "rb") as handle:
             source = handle.read(MAX_FILE_BYTES + 1)
     except OSError as error:
-        return f"cannot be read: {error.strerror or error}"
+        return UnreadFile(path, module, "unreadable", f"cannot be read: {error.strerror or error}")
     if len(source) > MAX_FILE_BYTES:
-        return f"not indexed: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB"
+        return UnreadFile(path, module, "size", f"not indexed: larger than {limit}")
     try:
         return ast.parse(source, filename=path)
     except SyntaxError as error:
         message = error.msg or str(error)
         if "unicode error" in message or "encoding" in message or "null bytes" in message:
-            return f"cannot be decoded: {message}"
-        return f"syntax error at line {error.lineno}: {message}"
+            return UnreadFile(path, module, "encoding", f"cannot be decoded: {message}")
+        text = (error.text or "").strip()
+        return UnreadFile(path, module, "syntax", message, error.lineno, text)
     except ValueError as error:  # Python 3.10: null bytes
-        return f"cannot be decoded: {error}"
+        return UnreadFile(path, module, "encoding", f"cannot be decoded: {error}")
     except (RecursionError, MemoryError):
-        return "cannot be parsed: nested too deeply"
+        return UnreadFile(path, module, "depth", "cannot be parsed: nested too deeply")
 
 
 def top_level_statements(body: Sequence[ast.stmt]) -> Iterator[ast.stmt]:

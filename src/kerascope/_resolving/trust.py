@@ -44,12 +44,30 @@ class TrustPolicy:
     def packages(self) -> frozenset[str]:
         """Trusted top-level packages: defaults, names, and what named distributions install."""
         if self._packages is None:
-            packages = set(DEFAULT_TRUSTED)
-            for name in self.names:
-                packages.add(name.split(".")[0])
-                packages.update(_distribution_packages(normalize_distribution(name)))
-            self._packages = frozenset(packages)
+            self._packages = frozenset(DEFAULT_TRUSTED) | frozenset(
+                package.split(".")[0] for package in self.named_packages()
+            )
         return self._packages
+
+    def named_packages(self) -> tuple[str, ...]:
+        """The import packages the names stand for, in the order named, defaults excluded.
+
+        A name that is an import package or module stands for itself; a distribution name
+        (``keras-tcn``) stands for every top-level package it installs (``tcn``), as
+        ``importlib.metadata`` reports them (``top_level.txt``, else the files in ``RECORD``).
+        A name can be both. These are the packages searched by name for objects a file records
+        no module for.
+
+        Example:
+            >>> TrustPolicy(["mylayers.blocks", "keras"]).named_packages()
+            ('mylayers.blocks',)
+        """
+        found: dict[str, None] = {}
+        for name in self.names:
+            if all(part.isidentifier() for part in name.split(".")):
+                found[name] = None
+            found.update(dict.fromkeys(sorted(_distribution_packages(name))))
+        return tuple(name for name in found if name not in DEFAULT_TRUSTED)
 
     def trusts_module(self, module: str) -> bool:
         """Is ``module`` inside a trusted top-level package?"""
@@ -64,25 +82,30 @@ class TrustPolicy:
 
 
 @cache
-def _distribution_packages(distribution: str) -> frozenset[str]:
-    """Top-level import packages an installed distribution provides (empty if not installed)."""
+def _distribution_packages(name: str) -> frozenset[str]:
+    """Top-level import packages an installed distribution provides (empty if not installed).
+
+    What ``importlib.metadata.packages_distributions()`` reads, for one distribution: its
+    ``top_level.txt``, else the top-level entries of its ``RECORD`` (reading every installed
+    distribution's metadata would cost a quarter of a second).
+    """
     from importlib import metadata
 
     try:
-        dist = metadata.distribution(distribution)
-    except metadata.PackageNotFoundError:
+        dist = metadata.distribution(normalize_distribution(name))
+    except (metadata.PackageNotFoundError, ValueError):
         return frozenset()
+    packages: set[str] = set()
     top_level = dist.read_text("top_level.txt")
     if top_level:
-        return frozenset(line.strip() for line in top_level.splitlines() if line.strip())
-    packages = set()
+        packages.update(line.strip() for line in top_level.splitlines() if line.strip())
     for file in dist.files or ():
         parts = file.parts
         if len(parts) > 1 and not parts[0].endswith((".dist-info", ".egg-info", ".data")):
             packages.add(parts[0])
         elif len(parts) == 1 and parts[0].endswith(".py"):
             packages.add(parts[0][:-3])
-    return frozenset(name for name in packages if name.isidentifier())
+    return frozenset(name for name in packages if name.isidentifier() and name != "__pycache__")
 
 
 def distributions_providing(package: str) -> list[str]:
