@@ -11,6 +11,8 @@ import pytest
 import kerascope
 from tests.conftest import ROOT, run_cli, run_python
 
+pytestmark = pytest.mark.slow  # builds and loads models with Keras
+
 SEED_1 = ROOT / "examples" / "seed_1_custom_layer"
 
 # The layer class is imported by the script itself (not through kerascope); the model file is

@@ -21,6 +21,8 @@ import pytest
 
 from tests.conftest import PYTHON, QUIET_ENV
 
+pytestmark = pytest.mark.slow  # builds and loads models with Keras
+
 CPLX = """
 import keras
 

@@ -62,7 +62,7 @@ def candidate_packages(obj: CustomObject, manifest_distribution: str | None = No
 
     Example:
         >>> from kerascope._audit.inspect import CustomObject
-        >>> obj = CustomObject("kerascope>X", ("layer",), None, "X", "kerascope>X", (), False)
+        >>> obj = CustomObject("nopkg>X", ("layer",), None, "X", "nopkg>X", (), False)
         >>> candidate_packages(obj)
         []
     """
@@ -80,8 +80,8 @@ def prefix_packages(prefix: str) -> list[str]:
     """Installed packages a key's prefix names: as a package, or as a distribution.
 
     Example:
-        >>> prefix_packages("kerascope"), prefix_packages("no_such_prefix_here")
-        ([], [])
+        >>> prefix_packages("h5py"), prefix_packages("no_such_prefix_here")
+        (['h5py'], [])
     """
     names = [prefix, prefix.lower(), prefix.replace("-", "_").lower()]
     return _installed([*names, *TrustPolicy([prefix]).named_packages()])
