@@ -15,12 +15,19 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from kerascope._common.pythonpath import locate_module
 from kerascope._common.record import Record
 
 from .source_files import MAX_FILES, Collector, expand
+from .source_parse import (
+    DEFINITIONS,
+    MAX_FILE_BYTES,
+    UnreadFile,
+    parse_source,
+    top_level_statements,
+)
 
 __all__ = [
     "MAX_FILES",
@@ -34,10 +41,7 @@ __all__ = [
     "top_level_statements",
 ]
 
-MAX_FILE_BYTES = 2 * 1024 * 1024  # larger .py files are generated data, not layer definitions
-
 _SERIALIZABLE = "register_keras_serializable"  # keras(.saving|.utils), tf.keras.utils, tf_keras
-_DEFINITIONS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 class Definition(Record):
@@ -64,37 +68,6 @@ class Definition(Record):
     path: str
     lineno: int
     dynamic_registration: bool = False
-
-
-class UnreadFile(Record):
-    """A source file that was found but could not be read as Python.
-
-    Attributes:
-        path: The absolute path of the file.
-        module: The module name it would be imported under.
-        why: ``"syntax"``, ``"encoding"``, ``"size"``, ``"unreadable"`` or ``"depth"``.
-        message: What went wrong, as Python or the file system said it.
-        line: The line of a syntax error.
-        text: The source line of a syntax error, stripped.
-    """
-
-    path: str
-    module: str
-    why: str
-    message: str
-    line: int | None = None
-    text: str = ""
-
-    def describe(self) -> str:
-        """One line, without the path.
-
-        Example:
-            >>> UnreadFile("/p/l.py", "l", "syntax", "invalid syntax", 7, "def f(a b):").describe()
-            'syntax error at line 7: invalid syntax'
-        """
-        if self.why == "syntax":
-            return f"syntax error at line {self.line}: {self.message}"
-        return self.message
 
 
 class SourceIndex(Record):
@@ -197,71 +170,6 @@ def index_sources(
 # --- reading definitions -------------------------------------------------------------------------
 
 
-def parse_source(path: str, module: str = "") -> ast.Module | UnreadFile:
-    """The file's syntax tree, or why there is none (too large, unreadable, a syntax error).
-
-    Example:
-        >>> parse_source("no_such_file.py").describe()
-        'cannot be read: No such file or directory'
-    """
-    limit = f"{MAX_FILE_BYTES // (1024 * 1024)} MB"
-    try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            return UnreadFile(
-                path, module, "size", f"not indexed: larger than {limit} ({size} bytes)"
-            )
-        with open(path, "rb") as handle:
-            source = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as error:
-        return UnreadFile(path, module, "unreadable", f"cannot be read: {error.strerror or error}")
-    if len(source) > MAX_FILE_BYTES:
-        return UnreadFile(path, module, "size", f"not indexed: larger than {limit}")
-    try:
-        return ast.parse(source, filename=path)
-    except SyntaxError as error:
-        message = error.msg or str(error)
-        if "unicode error" in message or "encoding" in message or "null bytes" in message:
-            return UnreadFile(path, module, "encoding", f"cannot be decoded: {message}")
-        text = (error.text or "").strip()
-        return UnreadFile(path, module, "syntax", message, error.lineno, text)
-    except ValueError as error:  # Python 3.10: null bytes
-        return UnreadFile(path, module, "encoding", f"cannot be decoded: {error}")
-    except (RecursionError, MemoryError):
-        return UnreadFile(path, module, "depth", "cannot be parsed: nested too deeply")
-
-
-def top_level_statements(body: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
-    """The statements a module runs when imported, outside functions and classes.
-
-    Descends into ``if``, ``try``, ``with``, loops and ``match``, but not into the body of
-    ``if TYPE_CHECKING:``, which never runs.
-
-    Example:
-        >>> tree = ast.parse("import a\\nif TYPE_CHECKING:\\n    import b\\ndef f(): import c")
-        >>> [type(node).__name__ for node in top_level_statements(tree.body)]
-        ['Import', 'If', 'FunctionDef']
-    """
-    for node in body:
-        yield node
-        if isinstance(node, _DEFINITIONS):
-            continue
-        if isinstance(node, ast.If) and _is_type_checking(node.test):
-            yield from top_level_statements(node.orelse)
-            continue
-        yield from top_level_statements(getattr(node, "body", ()))
-        for clause in (*getattr(node, "handlers", ()), *getattr(node, "cases", ())):
-            yield from top_level_statements(clause.body)
-        yield from top_level_statements(getattr(node, "orelse", ()))
-        yield from top_level_statements(getattr(node, "finalbody", ()))
-
-
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
 class _Names(Record):
     """The names a module binds to the register functions."""
 
@@ -295,7 +203,7 @@ def _definitions(tree: ast.Module, module: str, root: str, path: str) -> list[De
     names = _register_names(statements)
     found = []
     for node in statements:
-        if isinstance(node, _DEFINITIONS):
+        if isinstance(node, DEFINITIONS):
             keys, dynamic = _registration(node, names)
             kind = "class" if isinstance(node, ast.ClassDef) else "function"
             found.append(
