@@ -120,7 +120,7 @@ def test_cli_renders_findings_highest_first(tmp_path: Path) -> None:
     scanned = run_cli("scan", str(path)).stdout.splitlines()
     assert scanned[0].endswith(": .keras archive: 1 high")
     assert scanned[1] == f"  high: lambda at {LAMBDA_PATH}"
-    assert scanned[3].startswith("    fix: ") and "allow=['lambda']" in scanned[3]
+    assert scanned[3].startswith("    fix: ") and "--unsafe" in scanned[3]
 
 
 def test_describe_names_the_object_when_there_is_no_path() -> None:

@@ -65,16 +65,16 @@ packages), and nothing from the file is imported or run.
 If you trust whoever wrote a file whose only high finding is Lambda bytecode:
 
 ```python
-model = kerascope.load_model("model.keras", allow=["lambda"])
+model = kerascope.load_model("model.keras", safe_mode=False)
 ```
 
 ```
-kerascope load model.keras --allow lambda
+kerascope load model.keras --unsafe
 ```
 
-`allow` accepts finding kinds, one by one: every other high finding still refuses the file.
-`allow=["lambda"]` also turns Keras's `safe_mode` off for that load, since Keras needs it off to
-rebuild the bytecode; no other kind does.
+`safe_mode=False` is the one switch for Lambda bytecode, as in Keras (`allow=["lambda"]` is its
+deprecated alias); `allow` accepts other finding kinds, one by one: every other high finding still
+refuses the file.
 """
 
 _LIMITS = """\
