@@ -40,9 +40,17 @@ if TYPE_CHECKING:
 __all__ = [
     "EXIT_BAD_FILE",
     "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_KERAS",
+    "EXIT_LINT",
     "EXIT_OK",
+    "EXIT_OUTPUT_CLOSED",
+    "EXIT_SCAN_HIGH",
+    "EXIT_SCAN_REVIEW",
+    "EXIT_SOURCE_IMPORT",
     "EXIT_UNRESOLVED",
     "EXIT_USAGE",
+    "EXIT_VERIFY_FAILED",
     "KerasLoadError",
     "KerascopeError",
     "KerascopeWarning",
@@ -62,7 +70,12 @@ EXIT_BAD_FILE = 3
 EXIT_UNRESOLVED = 4
 EXIT_SOURCE_IMPORT = 5
 EXIT_KERAS = 6
-EXIT_LINT = 9
+EXIT_SCAN_REVIEW = 7  # kerascope scan: the highest finding is low or medium
+EXIT_SCAN_HIGH = 8  # kerascope scan: at least one high finding
+EXIT_LINT = 9  # save_model only: the command line never saves
+EXIT_VERIFY_FAILED = 10  # kerascope verify: no load in a fresh process, or different outputs
+EXIT_INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as a shell reports it
+EXIT_OUTPUT_CLOSED = 141  # the reader of the output went away (| head): 128 + SIGPIPE
 
 
 class KerascopeError(Exception):

@@ -1,16 +1,7 @@
 """The ``kerascope`` command.
 
-Exit codes (also in README.md):
-    0  success
-    1  unexpected internal error (a bug: please report it)
-    2  usage error (unknown command or option, a --from that does not exist)
-    3  the file is missing, not a Keras model, truncated or malformed
-    4  custom objects are missing or untrusted (check, load): all are listed
-    5  a source module raised an exception while being imported (load)
-    6  Keras failed although every custom object was provided (load)
-    7  scan: the highest finding is low or medium (review before loading)
-    8  scan: at least one high finding (kerascope refuses to load the file)
-    10 verify: the model did not load in a fresh process, or came back different
+Exit codes are listed in :mod:`kerascope._cli.exit_codes` (shown by ``kerascope --help``, and in
+README.md).
 
 The parser is :mod:`argparse` and output is plain text: both are fast to import, which keeps
 ``kerascope inspect`` at a few tens of milliseconds per call.
@@ -22,9 +13,26 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
-from kerascope.errors import EXIT_ERROR, EXIT_OK, KerascopeError
+from kerascope._common.record import TYPE_CHECKING
+from kerascope.errors import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_OUTPUT_CLOSED,
+    EXIT_SCAN_HIGH,
+    EXIT_SCAN_REVIEW,
+    EXIT_UNRESOLVED,
+    EXIT_VERIFY_FAILED,
+    KerascopeError,
+)
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from kerascope._resolving.plan import Plan
 
 __all__ = ["main"]
 
@@ -36,17 +44,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         >>> main(["inspect", "model.keras", "--json"])  # doctest: +SKIP
         0
     """
-    parser = _parser()
-    arguments = parser.parse_args(argv)
     try:
+        arguments = _parser().parse_args(argv)
         code: int = arguments.run(arguments)
+        sys.stdout.flush()  # a reader that went away (| head) shows up here, not at exit
         return code
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_OUTPUT_CLOSED
     except KerascopeError as error:
         print(f"kerascope: error: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("kerascope: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as error:  # a bug; show one line unless asked for the traceback
         if os.environ.get("KERASCOPE_DEBUG"):
             raise
@@ -58,12 +69,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def _parser() -> argparse.ArgumentParser:
     from kerascope import __version__
 
+    from .exit_codes import epilog
+
+    footer: dict[str, Any] = {
+        "epilog": epilog(),
+        "formatter_class": argparse.RawDescriptionHelpFormatter,
+    }
     parser = argparse.ArgumentParser(
         prog="kerascope",
         description="Inspect and load Keras models whose custom objects live in other files.",
+        **footer,
     )
     parser.add_argument("--version", action="version", version=f"kerascope {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
@@ -71,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
         "inspect",
         help="list every object a model file references, without running anything",
         description="Read a .keras or .h5 model file as data and list the objects it needs.",
+        **footer,
     )
     inspect.add_argument("path", help="a .keras file, an unzipped .keras directory or a .h5 file")
     inspect.add_argument("--json", action="store_true", help="print a JSON document instead")
@@ -78,9 +107,14 @@ def _parser() -> argparse.ArgumentParser:
     for name, run, summary in (
         ("check", _run_check, "print where each custom object would come from; import nothing"),
         ("load", _run_load, "load the model with Keras, providing every custom object"),
-        ("verify", _run_verify, "load in a fresh process and compare outputs and weights"),
+        (
+            "verify",
+            _run_verify,
+            "load here and in a fresh process, from another directory, and compare outputs "
+            "and weights",
+        ),
     ):
-        command = commands.add_parser(name, help=summary, description=summary)
+        command = commands.add_parser(name, help=summary, description=summary, **footer)
         command.add_argument(
             "path", help="a .keras file, an unzipped .keras directory or a .h5 file"
         )
@@ -117,13 +151,24 @@ def _parser() -> argparse.ArgumentParser:
             "--compile",
             choices=("auto", "yes", "no"),
             default="auto",
-            help="auto: compile when the training objects are available (default)",
+            help="auto: compile when the training objects are available (default); yes: "
+            "require them; no: load for inference and never import them",
         )
+        if name != "verify":
+            command.add_argument(
+                "--strict",
+                action="store_true",
+                help="refuse, instead of warning, when a defining file differs from the one "
+                "the file's manifest recorded",
+            )
+        if name == "check":
+            command.add_argument("--json", action="store_true", help="print a JSON document")
         command.set_defaults(run=run)
     scan = commands.add_parser(
         "scan",
         help="audit a model file for code, outside files and bombs; import nothing",
         description="Report every dangerous thing in a model file, before anything loads it.",
+        **footer,
     )
     scan.add_argument("path", help="a .keras file, an unzipped .keras directory or a .h5 file")
     scan.add_argument("--json", action="store_true", help="print a JSON document instead")
@@ -156,25 +201,76 @@ def _lambda_flags(arguments: argparse.Namespace) -> tuple[bool, list[str]]:
 
 
 def _plan_arguments(arguments: argparse.Namespace) -> dict[str, object]:
-    compile_mode = {"auto": "auto", "yes": True, "no": False}[arguments.compile]
     safe_mode, allow = _lambda_flags(arguments)
     return {
         "sources": arguments.sources,
         "trust": arguments.trust,
-        "compile": compile_mode,
+        "compile": _compile_mode(arguments),
         "safe_mode": safe_mode,
         "allow": allow,
+        "strict": arguments.strict,
     }
 
 
-def _run_check(arguments: argparse.Namespace) -> int:
+def _compile_mode(arguments: argparse.Namespace) -> object:
+    return {"auto": "auto", "yes": True, "no": False}[arguments.compile]
+
+
+def _plan(arguments: argparse.Namespace) -> Plan:
     from kerascope._resolving.plan import check
-    from kerascope.errors import EXIT_UNRESOLVED
 
-    from .render import render_plan
+    with _progress():
+        return check(arguments.path, **_plan_arguments(arguments))  # type: ignore[arg-type]
 
-    plan = check(arguments.path, **_plan_arguments(arguments))  # type: ignore[arg-type]
-    print(render_plan(plan))
+
+@contextmanager
+def _progress() -> Iterator[None]:
+    """Draw the progress of long source indexing on the terminal while the block runs."""
+    from kerascope._resolving.source_files import reporting
+
+    from .progress import TerminalProgress
+
+    progress = TerminalProgress()
+    try:
+        with reporting(progress):
+            yield
+    finally:
+        progress.close()
+
+
+def subcommand(name: str) -> argparse.ArgumentParser:
+    """The parser of one command (``"load"``), as ``kerascope`` builds it.
+
+    Example:
+        >>> subcommand("load").parse_args(["m.keras", "--trust", "keras-tcn"]).trust
+        ['keras-tcn']
+    """
+    for action in _parser()._actions:
+        choices = action.choices
+        if isinstance(choices, dict) and name in choices:
+            parser: argparse.ArgumentParser = choices[name]
+            return parser
+    raise LookupError(f"no command {name!r}")
+
+
+def _load_command(plan: Plan, arguments: argparse.Namespace) -> str | None:
+    """The ``kerascope load`` command that applies every fix of the plan, if they are options."""
+    from .options import load_command
+
+    return load_command(arguments.path, arguments, plan.problems, subcommand("load"))
+
+
+def _run_check(arguments: argparse.Namespace) -> int:
+    plan = _plan(arguments)
+    command = _load_command(plan, arguments)
+    if arguments.json:
+        from .plan_json import plan_document
+
+        print(json.dumps(plan_document(plan, command, subcommand("load")), indent=2))
+    else:
+        from .render import render_plan
+
+        print(render_plan(plan, command=command))
     return EXIT_OK if plan.ok else EXIT_UNRESOLVED
 
 
@@ -183,13 +279,15 @@ def _run_load(arguments: argparse.Namespace) -> int:
 
     from kerascope._keras.load import load_with_plan
     from kerascope._keras.runtime import summarize
-    from kerascope._resolving.plan import check
     from kerascope.errors import KerascopeWarning
 
     from .render import render_plan, render_summary
 
-    plan = check(arguments.path, **_plan_arguments(arguments))  # type: ignore[arg-type]
-    print(render_plan(plan, loading=True))
+    plan = _plan(arguments)
+    print(render_plan(plan, loading=True, command=_load_command(plan, arguments)))
+    if not plan.ok:  # the report above lists every problem: the error would repeat them
+        return EXIT_UNRESOLVED
+    sys.stdout.flush()  # the report comes before anything Keras prints
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", KerascopeWarning)  # the plan already said it
         model = load_with_plan(plan)
@@ -207,7 +305,13 @@ def _run_scan(arguments: argparse.Namespace) -> int:
         from .render import render_scan
 
         print(render_scan(report))
-    return {"none": EXIT_OK, "info": EXIT_OK, "low": 7, "medium": 7, "high": 8}[report.highest]
+    return {
+        "none": EXIT_OK,
+        "info": EXIT_OK,
+        "low": EXIT_SCAN_REVIEW,
+        "medium": EXIT_SCAN_REVIEW,
+        "high": EXIT_SCAN_HIGH,
+    }[report.highest]
 
 
 def _run_verify(arguments: argparse.Namespace) -> int:
@@ -216,6 +320,19 @@ def _run_verify(arguments: argparse.Namespace) -> int:
     safe_mode, allow = _lambda_flags(arguments)
     if not safe_mode:
         allow.append("lambda")  # verify() predates safe_mode: its child process maps it back
-    report = verify(arguments.path, sources=arguments.sources, trust=arguments.trust, allow=allow)
-    print(report.describe())
-    return EXIT_OK if report.ok else 10
+    with _progress():
+        report = verify(
+            arguments.path,
+            sources=arguments.sources,
+            trust=arguments.trust,
+            allow=allow,
+            compile=_compile_mode(arguments),  # type: ignore[arg-type]
+        )
+    if report.problems:  # the fresh process's reasons, with fixes as options
+        from .render import render_problems
+
+        print(f"verify {report.path}: FAIL, the fresh process could not load it:")
+        print(render_problems(report.problems))
+    else:
+        print(report.describe())
+    return EXIT_OK if report.ok else EXIT_VERIFY_FAILED

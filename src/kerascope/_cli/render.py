@@ -19,8 +19,16 @@ if TYPE_CHECKING:
     from kerascope._audit.scan import ScanReport
     from kerascope._keras.runtime import ModelSummary
     from kerascope._resolving.plan import Plan
+    from kerascope.errors import Problem
 
-__all__ = ["render_inspection", "render_plan", "render_scan", "render_summary", "table"]
+__all__ = [
+    "render_inspection",
+    "render_plan",
+    "render_problems",
+    "render_scan",
+    "render_summary",
+    "table",
+]
 
 _FORMAT_NAMES = {
     "keras": ".keras archive",
@@ -170,8 +178,11 @@ _ORIGIN_TEXT = {
 }
 
 
-def render_plan(plan: Plan, *, loading: bool = False) -> str:
+def render_plan(plan: Plan, *, loading: bool = False, command: str | None = None) -> str:
     """The report of ``kerascope check`` (and the first part of ``kerascope load``).
+
+    Fixes are written as command-line options; ``command``, the ``kerascope load`` command that
+    applies them all, ends the report when there is one.
 
     Example:
         >>> print(render_plan(kerascope.check("model.h5", sources=["lib.py"])))  # doctest: +SKIP
@@ -206,12 +217,27 @@ def render_plan(plan: Plan, *, loading: bool = False) -> str:
     if plan.problems:
         count = len(plan.problems)
         lines += ["", f"Cannot load: {count} problem{'s' if count != 1 else ''}"]
-        lines += [
-            "  " + line for problem in plan.problems for line in problem.describe().splitlines()
-        ]
+        lines.append(render_problems(plan.problems))
+        if command:
+            lines += ["", f"To load it: {command}"]
     elif not loading:
         lines += ["", "Would load: yes (nothing was imported to find out)"]
     return "\n".join(lines)
+
+
+def render_problems(problems: Sequence[Problem]) -> str:
+    """Each problem in two lines, its fix in the command line's syntax.
+
+    Example:
+        >>> from kerascope.errors import Problem
+        >>> print(render_problems([Problem("Scale", "layer", (), "untrusted", "not trusted",
+        ...                                "--trust mylib", (), "trust=['mylib']")]))
+          - 'Scale' (layer): not trusted
+              fix: --trust mylib
+    """
+    return "\n".join(
+        "  " + line for problem in problems for line in problem.describe("cli").splitlines()
+    )
 
 
 def render_summary(summary: ModelSummary) -> str:

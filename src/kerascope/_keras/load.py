@@ -24,7 +24,7 @@ from kerascope.errors import (
     UnresolvedObjectsError,
 )
 
-from .runtime import builtin_loss, in_custom_object_scope, load_with_keras
+from .runtime import builtin_loss, import_keras, in_custom_object_scope, load_with_keras
 
 __all__ = ["load_model", "load_with_plan"]
 
@@ -113,6 +113,7 @@ def load_with_plan(plan: Plan, custom_objects: Mapping[str, Any] | None = None) 
     if plan.problems:
         raise UnresolvedObjectsError(plan.inspection.path, plan.problems, plan.notes)
     needed = [r for r in plan.resolutions if r.origin in _IMPORTED_ORIGINS and r.module]
+    import_keras()  # before the sources, which import it too: its native log lines are held
     # Source roots stay on sys.path while Keras builds the model: from_config and build may
     # import sibling modules of the sources.
     with _on_sys_path(list(dict.fromkeys(r.root for r in needed if r.root))):

@@ -2,6 +2,13 @@
 
 Everything goes through Keras's public API (``keras.saving`` and friends); Keras does all the
 deserializing.
+
+TensorFlow's C++ code writes log lines straight to the process's stderr while it is imported
+and while it creates the first variables (oneDNN, CUDA, CPU features, absl), and
+``TF_CPP_MIN_LOG_LEVEL`` does not silence the ones logged before absl is initialised. So the
+import and the load run with file descriptor 2 pointed at a temporary file
+(:func:`native_stderr_held`): what native code wrote is shown only if the load fails. Python's
+own warnings written during that time are shown afterwards, as usual.
 """
 
 from __future__ import annotations
@@ -10,28 +17,153 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 
 from kerascope._common.record import TYPE_CHECKING, Record
 
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, TextIO
 
 __all__ = [
     "ModelSummary",
     "builtin_loss",
+    "import_keras",
     "in_custom_object_scope",
     "load_with_keras",
+    "native_stderr_held",
     "register_with_keras",
     "summarize",
 ]
 
+_HELD_LIMIT = 64 * 1024  # bytes of earlier native output kept to show with a later failure
+
+
+class _Held:
+    """Whether fd 2 is held now, and the native output of earlier holds that succeeded."""
+
+    holding = False
+    earlier = b""
+
+
+_HELD = _Held()
+
 
 def _keras() -> Any:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "keras" not in sys.modules:
+        import_keras()
     import keras
 
     return keras
+
+
+def import_keras() -> None:
+    """Import Keras (and its backend) with native stderr held (see :func:`native_stderr_held`).
+
+    Example:
+        >>> import_keras()  # doctest: +SKIP
+    """
+    if "keras" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with native_stderr_held():
+        import keras  # noqa: F401
+
+
+class _PythonStderr:
+    """Stands in for ``sys.stderr`` while fd 2 is held: keeps Python's own text to show later.
+
+    The text also goes to the held file, so that a failure shows everything in order.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.parts: list[str] | None = []
+
+    def write(self, text: str) -> int:
+        if self.parts is not None:
+            self.parts.append(text)
+        return self.stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+@contextmanager
+def native_stderr_held() -> Iterator[None]:
+    """Point file descriptor 2 at a temporary file while the block runs; show it on failure.
+
+    On success what native code wrote is dropped (the last 64 kB are kept, to be shown with a
+    later failure), and what Python code wrote to ``sys.stderr`` is written out. On an exception
+    everything is written to stderr before the exception goes on. Nested uses hold once.
+    ``KERASCOPE_DEBUG=1`` turns holding off.
+
+    Example:
+        >>> with native_stderr_held():  # doctest: +SKIP
+        ...     import tensorflow
+    """
+    if _HELD.holding or os.environ.get("KERASCOPE_DEBUG"):
+        yield
+        return
+    import tempfile
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no fd 2, or no sys.stderr: nothing to hold
+        yield
+        return
+    python_stderr = sys.stderr
+    stand_in = _PythonStderr(python_stderr) if _writes_to_fd_2(python_stderr) else None
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        _HELD.holding = True
+        if stand_in is not None:
+            sys.stderr = stand_in
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            _HELD.holding = False
+            if stand_in is not None:
+                sys.stderr = python_stderr
+                parts, stand_in.parts = stand_in.parts or [], None  # later writes go straight on
+            else:
+                parts = []
+            _flush_quietly(python_stderr)
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            _release(held.read(), parts, python_stderr, failed=failed)
+
+
+def _writes_to_fd_2(stream: Any) -> bool:
+    try:
+        return bool(stream.fileno() == 2)
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _flush_quietly(stream: Any) -> None:
+    with suppress(OSError, ValueError):
+        stream.flush()
+
+
+def _release(native: bytes, python_parts: list[str], stream: Any, *, failed: bool) -> None:
+    """Show what was held: everything on failure, Python's own text otherwise."""
+    if failed:
+        shown = memoryview(_HELD.earlier + native)
+        _HELD.earlier = b""
+        while shown:
+            shown = shown[os.write(2, shown) :]
+        return
+    _HELD.earlier = (_HELD.earlier + native)[-_HELD_LIMIT:]
+    if python_parts:
+        stream.write("".join(python_parts))
+        _flush_quietly(stream)
 
 
 def register_with_keras(obj: Any, package: str, name: str | None, aliases: Iterable[str]) -> str:
@@ -157,7 +289,7 @@ def load_with_keras(
     # of never-trained models: noise for someone loading a model.
     absl.setLevel(max(level, logging.ERROR))
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), native_stderr_held():
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
             return keras.saving.load_model(
                 path, custom_objects=dict(custom_objects), compile=compile, safe_mode=safe_mode

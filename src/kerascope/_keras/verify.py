@@ -15,12 +15,15 @@ import sys
 import tempfile
 
 from kerascope._common.record import TYPE_CHECKING, Record
+from kerascope.errors import Problem
 
 from .runtime import input_shapes, predict, weight_arrays
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from typing import Any
+
+    from kerascope._resolving.plan import CompileMode
 
 __all__ = ["VerifyReport", "verify"]
 
@@ -35,7 +38,7 @@ try:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = kerascope.load_model(path, sources=options["sources"], trust=options["trust"],
-                                     allow=options["allow"])
+                                     allow=options["allow"], compile=options["compile"])
     with np.load(sample_path) as sample:
         inputs = [sample[f"input_{i}"] for i in range(len(sample.files))]
     outputs = predict(model, inputs)
@@ -46,7 +49,9 @@ try:
     print(json.dumps({"ok": True, "weights": [name for name, _ in weights],
                       "outputs": len(outputs)}))
 except kerascope.KerascopeError as error:
-    print(json.dumps({"ok": False, "error": f"{type(error).__name__}: {error}"}))
+    problems = [problem._asdict() for problem in getattr(error, "problems", ())]
+    print(json.dumps({"ok": False, "error": f"{type(error).__name__}: {error}",
+                      "problems": problems}))
 """
 
 
@@ -60,6 +65,8 @@ class VerifyReport(Record):
         weight_difference: The largest absolute difference between weights, when compared.
         differences: Every difference found, one line each.
         error: Why the fresh process could not load the model, if it could not.
+        problems: What stopped that load, when it was missing or untrusted objects (as
+            :class:`kerascope.UnresolvedObjectsError` lists them).
     """
 
     ok: bool
@@ -68,6 +75,7 @@ class VerifyReport(Record):
     weight_difference: float | None
     differences: tuple[str, ...]
     error: str | None = None
+    problems: tuple[Problem, ...] = ()
 
     def describe(self) -> str:
         """A short report.
@@ -92,6 +100,7 @@ def verify(
     sources: Sequence[str | os.PathLike[str]] = (),
     trust: Iterable[str] = (),
     allow: Iterable[str] = (),
+    compile: CompileMode = "auto",
     atol: float = 1e-5,
     rtol: float = 1e-5,
 ) -> VerifyReport:
@@ -106,6 +115,9 @@ def verify(
         sources: The ``--from`` sources the fresh process may use.
         trust: The packages the fresh process may import.
         allow: Audit findings to accept (as for :func:`kerascope.load_model`).
+        compile: Passed to both loads of a path, and to the fresh process's load of a model
+            (as for :func:`kerascope.load_model`): ``True`` requires the training objects,
+            ``False`` never imports them. Outputs and weights are compared either way.
         atol: Absolute tolerance for outputs and weights.
         rtol: Relative tolerance for outputs and weights.
 
@@ -122,6 +134,7 @@ def verify(
             sources=[os.path.abspath(os.fspath(source)) for source in sources],
             trust=list(trust),
             allow=list(allow),
+            compile=compile,
             atol=atol,
             rtol=rtol,
         )
@@ -135,6 +148,7 @@ def _verify_in(
     sources: list[str],
     trust: list[str],
     allow: list[str],
+    compile: CompileMode,
     atol: float,
     rtol: float,
 ) -> VerifyReport:
@@ -144,7 +158,7 @@ def _verify_in(
         path = os.path.abspath(os.fspath(model_or_path))
         from .load import load_model
 
-        model = load_model(path, sources=sources, trust=trust, allow=allow)
+        model = load_model(path, sources=sources, trust=trust, allow=allow, compile=compile)
     else:
         from .save import save_model
 
@@ -155,7 +169,7 @@ def _verify_in(
     sample_path = os.path.join(workdir, "sample.npz")
     np.savez(sample_path, **{f"input_{i}": value for i, value in enumerate(inputs)})
     out_path = os.path.join(workdir, "loaded.npz")
-    options = {"sources": sources, "trust": trust, "allow": allow}
+    options = {"sources": sources, "trust": trust, "allow": allow, "compile": compile}
     result = subprocess.run(
         [sys.executable, "-c", _CHILD, path, sample_path, out_path, json.dumps(options)],
         cwd=workdir,
@@ -166,7 +180,8 @@ def _verify_in(
     )
     status = _child_status(result)
     if not status.get("ok"):
-        return VerifyReport(False, path, None, None, (), str(status.get("error")))
+        problems = tuple(_problem(fields) for fields in status.get("problems") or ())
+        return VerifyReport(False, path, None, None, (), str(status.get("error")), problems)
     with np.load(out_path) as loaded:
         return _compare(model, inputs, loaded, path, atol=atol, rtol=rtol)
 
@@ -181,6 +196,20 @@ def _child_status(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
         tail = result.stderr.strip().splitlines()[-5:]
         status = {"ok": False, "error": "\n".join(tail) or f"exit code {result.returncode}"}
     return status
+
+
+def _problem(fields: dict[str, Any]) -> Problem:
+    """A problem of the fresh process, back from JSON."""
+    return Problem(
+        key=fields["key"],
+        kind=fields["kind"],
+        json_paths=tuple(fields["json_paths"]),
+        reason=fields["reason"],
+        message=fields["message"],
+        fix=fields["fix"],
+        candidates=tuple(fields.get("candidates", ())),
+        python_fix=fields.get("python_fix", ""),
+    )
 
 
 def _sample_inputs(model: Any, sample: Sequence[Any] | Any | None) -> list[Any]:

@@ -239,7 +239,8 @@ def _decide_compile(
                 json_paths=(),
                 reason="unrestorable",
                 message=f"Keras 3.15 cannot restore the {item} from .h5",
-                fix="load with compile=False (or compile='auto') and compile again",
+                fix="--compile no (then compile the model again)",
+                python_fix="compile=False (then compile the model again)",
             )
         )
     return True, [], problems

@@ -2,17 +2,78 @@
 
 Directories are walked within limits, skipping caches, virtualenvs and hidden directories; each
 file is named by the module Python would import it as, with the directory to put on ``sys.path``.
+
+Long walks report progress to a hook the caller installs with :func:`reporting` (the command
+line draws it on a terminal); nothing here prints.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from kerascope._common.pythonpath import find_spots, is_dotted, is_package, walk_up
+from kerascope._common.record import TYPE_CHECKING
 from kerascope.errors import SourceError
 
-__all__ = ["MAX_FILES", "Collector", "expand"]
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class ProgressHook(Protocol):
+        """Receives progress of long work: where it is now, and what was cut short."""
+
+        def update(self, message: str) -> None:
+            """The work goes on: ``message`` says how far it is (called often)."""
+
+        def notice(self, message: str) -> None:
+            """Something the user should know even after the work is done (a cut walk)."""
+
+
+__all__ = ["MAX_FILES", "Collector", "expand", "progress", "reporting"]
+
+_HOOK: ContextVar[ProgressHook | None] = ContextVar("kerascope_progress", default=None)
+
+
+@contextmanager
+def reporting(hook: ProgressHook) -> Iterator[None]:
+    """Send the progress of source indexing done inside the ``with`` block to ``hook``.
+
+    Example:
+        >>> class Lines:
+        ...     def update(self, message): pass
+        ...     def notice(self, message): print(message)
+        >>> with reporting(Lines()):
+        ...     progress().notice("stopped early")
+        stopped early
+    """
+    token = _HOOK.set(hook)
+    try:
+        yield
+    finally:
+        _HOOK.reset(token)
+
+
+class _Silent:
+    def update(self, message: str) -> None:
+        pass
+
+    def notice(self, message: str) -> None:
+        pass
+
+
+_SILENT = _Silent()
+
+
+def progress() -> ProgressHook:
+    """The hook installed by :func:`reporting`, or one that ignores everything.
+
+    Example:
+        >>> progress().update("indexing")  # no hook installed: nothing happens
+    """
+    return _HOOK.get() or _SILENT
+
 
 MAX_FILES = 5_000  # per index: a directory spec that reaches past this is cut short, as a problem
 _MAX_DIRECTORIES = 50_000  # a walk of "/" or a home directory stops here
@@ -39,10 +100,15 @@ class Collector:
         if len(self._seen) >= MAX_FILES:
             if not self._full:
                 self._full = True
-                self.problems.append(f"{path}: not indexed: stopped after {MAX_FILES} files")
+                self.cut(f"{path}: not indexed: stopped after {MAX_FILES} files")
             return
         self._seen.add(real)
         self.files.append((path, module, root))
+
+    def cut(self, problem: str) -> None:
+        """Record that a walk stopped at a limit, and tell the progress hook."""
+        self.problems.append(problem)
+        progress().notice(f"source indexing cut short: {problem}")
 
 
 def expand(
@@ -88,13 +154,16 @@ def _walk(top: str, collector: Collector) -> list[str]:
     def unreadable(error: OSError) -> None:
         collector.problems.append(f"{error.filename}: cannot be read: {error.strerror or error}")
 
+    hook = progress()
     for directory, subdirectories, filenames in os.walk(top, onerror=unreadable):
         collector.directories += 1
         if collector.directories > _MAX_DIRECTORIES:
-            collector.problems.append(
-                f"{directory}: not indexed: stopped after {_MAX_DIRECTORIES} directories"
-            )
+            collector.cut(f"{directory}: not indexed: stopped after {_MAX_DIRECTORIES} directories")
             break
+        hook.update(
+            f"indexing {top}: {collector.directories:,} directories, "
+            f"{len(collector.files) + len(found):,} .py files"
+        )
         subdirectories[:] = sorted(name for name in subdirectories if not _skipped(directory, name))
         for name in sorted(filenames):
             if name.endswith(".py"):

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from kerascope._common.pythonpath import locate_module
 from kerascope._common.record import Record
 
-from .source_files import MAX_FILES, Collector, expand
+from .source_files import MAX_FILES, Collector, expand, progress
 from .source_parse import (
     DEFINITIONS,
     MAX_FILE_BYTES,
@@ -153,7 +153,9 @@ def index_sources(
     modules: dict[str, str] = {}
     problems = collector.problems
     unread: list[UnreadFile] = []
-    for path, module, root in collector.files:
+    hook = progress()
+    for number, (path, module, root) in enumerate(collector.files, 1):
+        hook.update(f"reading source files: {number:,} of {len(collector.files):,}")
         if module in modules:
             problems.append(f"{path}: module name {module!r} is already taken by {modules[module]}")
         else:
