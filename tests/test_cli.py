@@ -170,13 +170,13 @@ def test_fixes_are_options_on_the_command_line_and_arguments_in_python(built: Pa
     folder = built / "lambda"
     result = _cli("check", "lambda.keras", cwd=folder)
     assert result.returncode == 4
-    assert "--allow lambda" in result.stdout
-    assert "allow=" not in result.stdout
+    assert "fix: --unsafe" in result.stdout
+    assert "safe_mode=" not in result.stdout and "allow=" not in result.stdout
 
     with pytest.raises(kerascope.UnresolvedObjectsError) as caught:
         kerascope.load_model(folder / "lambda.keras")
-    assert "allow=['lambda']" in str(caught.value)
-    assert "--allow" not in str(caught.value)
+    assert "fix: safe_mode=False" in str(caught.value)
+    assert "--unsafe" not in str(caught.value)
 
     result = _cli("check", "my_model.keras", cwd=built / SEEDS[0])
     assert result.returncode == 4
@@ -211,6 +211,9 @@ def test_a_command_is_offered_only_for_fixes_that_are_options(tmp_path: Path) ->
     assert command("--trust keras-tcn", "--from layers.py", "--compile no (then compile)") == (
         "kerascope load m.keras --from . --from layers.py --trust keras-tcn --compile no"
     )
+    assert command("--unsafe (only if you trust this file)") == (
+        "kerascope load m.keras --from . --unsafe --compile yes"
+    )
     assert command("--trust keras-tcn", "--from FILE.py (the file that defines it)") is None
     assert command("--trust keras-tcn", "fix the syntax error in layers.py:7") is None
     assert command("--trust") is None
@@ -218,17 +221,23 @@ def test_a_command_is_offered_only_for_fixes_that_are_options(tmp_path: Path) ->
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [SEEDS[0], SEEDS[2]])  # seed 2's functions record no module
-def test_printed_fix_loads_the_seed_when_pasted(built: Path, seed: str) -> None:
-    """``python -m kerascope load my_model.keras`` in the seed's folder, missing its --from.
+@pytest.mark.parametrize("script", [True, False], ids=["kerascope", "python-m"])
+@pytest.mark.parametrize("name", ["my_model.keras", "my_model.h5"])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_printed_fix_loads_the_seed_when_pasted(
+    built: Path, seed: str, name: str, script: bool
+) -> None:
+    """``kerascope load my_model.keras`` in the seed's folder, missing its --from.
 
-    ``python -m`` puts the working directory on ``sys.path``: the module the file records is
-    importable, and the fix is to trust it. The printed command repeats ``python -m``.
+    Run as the ``kerascope`` script and as ``python -m kerascope``, which also puts the working
+    directory on ``sys.path``; the printed command repeats the way it was run.
     """
     folder = built / seed
-    result = _cli("load", "my_model.keras", cwd=folder)
+    result = _cli("load", name, cwd=folder, script=script)
     assert result.returncode == 4, result.stdout + result.stderr
     command = _printed_command(result.stdout)
+    runner = ["kerascope"] if script else ["python -m kerascope", f"{PYTHON} -m kerascope"]
+    assert command.startswith(tuple(f"{start} load " for start in runner)), command
     pasted = _paste(command, folder)
     assert pasted.returncode == 0, command + "\n" + pasted.stdout + pasted.stderr
     assert "Loaded Sequential" in pasted.stdout
@@ -240,31 +249,10 @@ def test_printed_lambda_fix_works_when_pasted(built: Path) -> None:
     result = _cli("load", "lambda.keras", cwd=folder, script=True)
     assert result.returncode == 4, result.stdout + result.stderr
     command = _printed_command(result.stdout)
-    assert command == "kerascope load lambda.keras --allow lambda"
+    assert command == "kerascope load lambda.keras --unsafe"
     pasted = _paste(command, folder)
     assert pasted.returncode == 0, command + "\n" + pasted.stdout + pasted.stderr
     assert "Loaded Sequential" in pasted.stdout
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(
-    reason="the installed kerascope script cannot import modules from the working directory; "
-    "a concrete hint for a file beside the model (--from custom_layer.py) comes with branch "
-    "i8-resolve",
-    strict=False,
-)
-@pytest.mark.parametrize("name", ["my_model.keras", "my_model.h5"])
-@pytest.mark.parametrize("seed", SEEDS)
-def test_printed_fix_of_the_kerascope_script_works_when_pasted(
-    built: Path, seed: str, name: str
-) -> None:
-    folder = built / seed
-    result = _cli("load", name, cwd=folder, script=True)
-    assert result.returncode == 4, result.stdout + result.stderr
-    command = _printed_command(result.stdout)
-    assert command.startswith("kerascope load ")
-    pasted = _paste(command, folder)
-    assert pasted.returncode == 0, command + "\n" + pasted.stdout + pasted.stderr
 
 
 # --- --strict, verify --compile --------------------------------------------------------------------

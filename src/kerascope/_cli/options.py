@@ -41,6 +41,8 @@ def fix_arguments(fix: str, load: argparse.ArgumentParser) -> list[str] | None:
         ['--trust', 'keras-tcn']
         >>> fix_arguments("--compile no (then compile the model again)", subcommand("load"))
         ['--compile', 'no']
+        >>> fix_arguments("--unsafe (only if you trust this file)", subcommand("load"))
+        ['--unsafe']
         >>> fix_arguments("fix the syntax error in layers.py:7", subcommand("load")) is None
         True
         >>> fix_arguments("--from FILE.py (the file that defines it)", subcommand("load")) is None
@@ -108,17 +110,17 @@ def _options(load: argparse.ArgumentParser) -> list[argparse.Action]:
 
 def _parse(
     words: list[str], load: argparse.ArgumentParser
-) -> list[tuple[argparse.Action, str | None]] | None:
+) -> list[tuple[argparse.Action, object]] | None:
     """``(action, value)`` for each option in ``words``; None if a word is not an option."""
     by_flag = {flag: action for action in _options(load) for flag in action.option_strings}
-    parsed: list[tuple[argparse.Action, str | None]] = []
+    parsed: list[tuple[argparse.Action, object]] = []
     position = 0
     while position < len(words):
         action = by_flag.get(words[position])
         if action is None:
             return None
-        if action.nargs == 0:
-            parsed.append((action, None))
+        if action.nargs == 0:  # a switch: --unsafe, --strict
+            parsed.append((action, action.const))
             position += 1
             continue
         if position + 1 >= len(words):
@@ -157,9 +159,10 @@ def program() -> list[str]:
     main = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "__main__.py")
     if not sys.argv or os.path.realpath(sys.argv[0]) != os.path.realpath(main):
         return ["kerascope"]
-    executable = os.path.realpath(sys.executable)
+    # the same path, not the same file: a virtualenv's python links to the base interpreter
+    executable = os.path.abspath(sys.executable)
     for name in ("python", "python3"):
         found = shutil.which(name)
-        if found and os.path.realpath(found) == executable:
+        if found and os.path.abspath(found) == executable:
             return [name, "-m", "kerascope"]
     return [sys.executable, "-m", "kerascope"]
