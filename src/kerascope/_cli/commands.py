@@ -44,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         >>> main(["inspect", "model.keras", "--json"])  # doctest: +SKIP
         0
     """
+    from kerascope._common.native_stderr import hold_native_stderr
+
+    hold_native_stderr()  # TensorFlow's native log lines are shown only when something fails
     try:
         arguments = _parser().parse_args(argv)
         code: int = arguments.run(arguments)

@@ -8,7 +8,9 @@ and while it creates the first variables (oneDNN, CUDA, CPU features, absl), and
 ``TF_CPP_MIN_LOG_LEVEL`` does not silence the ones logged before absl is initialised. So the
 import and the load run with file descriptor 2 pointed at a temporary file
 (:func:`native_stderr_held`): what native code wrote is shown only if the load fails. Python's
-own warnings written during that time are shown afterwards, as usual.
+own warnings written during that time are shown afterwards, as usual. Holding redirects the
+whole process's file descriptor 2, so only the command-line tool turns it on
+(:mod:`kerascope._common.native_stderr`); a Python program that imports kerascope keeps its stderr.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 
+from kerascope._common.native_stderr import native_stderr_wanted
 from kerascope._common.record import TYPE_CHECKING, Record
 
 if TYPE_CHECKING:
@@ -102,7 +105,7 @@ def native_stderr_held() -> Iterator[None]:
         >>> with native_stderr_held():  # doctest: +SKIP
         ...     import tensorflow
     """
-    if _HELD.holding or os.environ.get("KERASCOPE_DEBUG"):
+    if not native_stderr_wanted() or _HELD.holding or os.environ.get("KERASCOPE_DEBUG"):
         yield
         return
     import tempfile
