@@ -159,3 +159,32 @@ def test_scan_of_a_missing_file_is_a_bad_file(tmp_path: Path) -> None:
     result = run_cli("scan", str(tmp_path / "none.keras"))
     assert result.returncode == 3
     assert "no such file" in result.stderr and "Traceback" not in result.stderr
+
+
+def _torch_compiled(class_name: str) -> dict[str, Any]:
+    """A model compiled on PyTorch, as Keras 3.15.1 writes it (measured: docs/backends.md)."""
+    config = _model(_layer("Dense", units=1))
+    optimizer = {
+        "module": "keras.src.backend.torch.optimizers.torch_" + class_name.lower(),
+        "class_name": class_name,
+        "registered_name": class_name,
+        "config": {"name": class_name.lower(), "learning_rate": 0.001},
+    }
+    config["compile_config"] = {"optimizer": optimizer, "loss": "mse"}
+    return config
+
+
+def test_torch_optimizer_is_the_public_optimizer(tmp_path: Path) -> None:
+    """keras.src.backend.torch.optimizers.torch_adam.Adam is keras.optimizers.Adam on PyTorch:
+    not a private object, and the plan builds the public class where torch is absent."""
+    path = _archive(tmp_path, _torch_compiled("Adam"))
+    assert "keras-internal" not in _kinds(path)
+    plan = kerascope.check(path)
+    assert plan.ok, plan.problems
+    assert plan.optimizer_fixes == {"Adam": "keras.optimizers.Adam"}
+    assert kerascope.check(path, compile=False).optimizer_fixes == {}
+
+
+def test_unknown_class_in_a_backend_optimizer_module_is_still_internal(tmp_path: Path) -> None:
+    path = _archive(tmp_path, _torch_compiled("TorchOptimizer"))
+    assert _kinds(path).get("keras-internal") == "high"

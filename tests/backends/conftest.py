@@ -45,13 +45,6 @@ DIRECTIONS = {
 TIMEOUT = 600
 TOLERANCE = 1e-5
 COMPILED = ("registered", "plain", "subclassed", "manifest")
-TORCH_OPTIMIZER = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "issue 11: a compiled model saved on torch names its optimizer "
-        "keras.src.backend.torch.optimizers.torch_adam.Adam; kerascope refuses it as keras-internal"
-    ),
-)
 
 
 collect_ignore = ["fixtures"]

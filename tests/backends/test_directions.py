@@ -4,9 +4,9 @@ Measured facts these tests keep true (docs/backends.md has the numbers and the e
 
 - ``.keras`` saved on TensorFlow or JAX loads on every other backend, registered and plain
   objects, functional and subclassed, within 1e-5 of the saving backend's predictions.
-- ``.keras`` saved on PyTorch loads elsewhere when the model is not compiled. A compiled one
-  records its optimizer as ``keras.src.backend.torch.optimizers.torch_adam.Adam``, which kerascope
-  refuses as a private Keras object on every backend, PyTorch included (xfail below).
+- ``.keras`` saved on PyTorch loads everywhere too, compiled. A compiled one records its optimizer
+  as ``keras.src.backend.torch.optimizers.torch_adam.Adam``, which only PyTorch can import (plain
+  Keras on TensorFlow or JAX fails on it); kerascope builds ``keras.optimizers.Adam`` instead.
 - ``.h5`` of a functional model loads in every direction; ``.h5`` of a subclassed model loads in
   none (Keras: "Layer count mismatch ... Model expected 0 layers").
 """
@@ -21,11 +21,9 @@ from typing import Any
 import pytest
 
 from tests.backends.conftest import (
-    COMPILED,
     DIRECTIONS,
     HOST,
     NEUTRAL,
-    TORCH_OPTIMIZER,
     assert_loaded_within_tolerance,
     failure,
     run_on,
@@ -34,26 +32,17 @@ from tests.backends.conftest import (
 pytestmark = pytest.mark.slow
 
 
-def _cases(models: tuple[str, ...], xfail_torch_compiled: bool) -> list[Any]:
-    cases = []
-    for source, target in DIRECTIONS:
-        for model in models:
-            marks = (
-                TORCH_OPTIMIZER
-                if xfail_torch_compiled and source == "torch" and model in COMPILED
-                else ()
-            )
-            cases.append(
-                pytest.param(source, target, model, marks=marks, id=f"{source}-{target}-{model}")
-            )
-    return cases
+def _cases(models: tuple[str, ...]) -> list[Any]:
+    return [
+        pytest.param(source, target, model, id=f"{source}-{target}-{model}")
+        for source, target in DIRECTIONS
+        for model in models
+    ]
 
 
 @pytest.mark.parametrize(
     ("source", "target", "model"),
-    _cases(
-        ("registered", "plain", "subclassed", "manifest", "uncompiled"), xfail_torch_compiled=True
-    ),
+    _cases(("registered", "plain", "subclassed", "manifest", "uncompiled")),
 )
 def test_keras_file_loads_on_another_backend(
     loaded: Callable[..., Any], source: str, target: str, model: str
@@ -67,7 +56,7 @@ def test_keras_file_loads_on_another_backend(
 
 @pytest.mark.parametrize(
     ("source", "target", "model"),
-    _cases(("registered", "plain", "uncompiled"), xfail_torch_compiled=False),
+    _cases(("registered", "plain", "uncompiled")),
 )
 def test_functional_h5_loads_on_another_backend(
     loaded: Callable[..., Any], source: str, target: str, model: str

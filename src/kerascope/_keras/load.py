@@ -24,7 +24,13 @@ from kerascope.errors import (
     UnresolvedObjectsError,
 )
 
-from .runtime import builtin_loss, import_keras, in_custom_object_scope, load_with_keras
+from .runtime import (
+    builtin_loss,
+    builtin_optimizer,
+    import_keras,
+    in_custom_object_scope,
+    load_with_keras,
+)
 
 __all__ = ["load_model", "load_with_plan"]
 
@@ -120,6 +126,8 @@ def load_with_plan(plan: Plan, custom_objects: Mapping[str, Any] | None = None) 
         objects = _import_objects(needed)
         for alias, canonical in plan.compile_fixes.items():
             objects[alias] = builtin_loss(canonical)
+        for key, public in plan.optimizer_fixes.items():
+            objects[key] = builtin_optimizer(public)
         objects.update(custom_objects or {})
         for note in plan.notes:
             warnings.warn(note, KerascopeWarning, stacklevel=3)

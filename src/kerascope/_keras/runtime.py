@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ModelSummary",
     "builtin_loss",
+    "builtin_optimizer",
     "import_keras",
     "in_custom_object_scope",
     "load_with_keras",
@@ -201,6 +202,11 @@ def in_custom_object_scope(key: str) -> bool:
 def builtin_loss(name: str) -> Any:
     """A Keras built-in loss function by its canonical name (``"mean_squared_error"``)."""
     return _keras().losses.get(name)
+
+
+def builtin_optimizer(public: str) -> Any:
+    """A Keras optimizer class by its public path (``"keras.optimizers.Adam"``)."""
+    return getattr(_keras().optimizers, public.rpartition(".")[2])
 
 
 def save_with_keras(model: Any, path: str) -> None:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 __all__ = [
+    "backend_optimizer",
     "h5_compile_string_fix",
     "h5_layer_accepts",
     "h5_unrestorable_compile_string",
@@ -71,7 +72,35 @@ def is_builtin_class(module: str | None, class_name: str, registered_name: str |
         return False
     if f"{module}.{class_name}" in table["public_api"]:
         return True
+    if backend_optimizer(module, class_name) is not None:
+        return True
     return class_name in table["saveable_classes"].get(module, ())
+
+
+_BACKENDS = ("tensorflow", "jax", "torch", "numpy", "openvino")
+
+
+def backend_optimizer(module: str | None, class_name: str) -> str | None:
+    """The public optimizer that a backend's own optimizer class stands for, if it is one.
+
+    Keras 3.15 on PyTorch records a compiled model's optimizer under the torch subclass that
+    ``keras.optimizers.Adam`` becomes there (``keras.src.backend.torch.optimizers.torch_adam``);
+    that module imports ``torch``, so another backend cannot import it. The public class builds
+    the same optimizer on every backend (on PyTorch it turns itself into the torch subclass).
+
+    Example:
+        >>> backend_optimizer("keras.src.backend.torch.optimizers.torch_adam", "Adam")
+        'keras.optimizers.Adam'
+        >>> backend_optimizer("keras.src.backend.torch.optimizers.torch_adam", "Spy") is None
+        True
+    """
+    parts = (module or "").split(".")
+    if parts[:3] != ["keras", "src", "backend"] or len(parts) < 5:
+        return None
+    if parts[3] not in _BACKENDS or parts[4] != "optimizers":
+        return None
+    public = f"keras.optimizers.{class_name}"
+    return public if public in _table()["public_api"] else None
 
 
 def is_builtin_function(module: str | None, name: str) -> bool:

@@ -46,6 +46,9 @@ class Plan(Record):
         scan: The security audit of the file (see :func:`kerascope.scan`).
         safe_mode: What to pass to Keras: False only when the user turned safe mode off, which
             is also what accepts Lambda bytecode.
+        optimizer_fixes: ``custom_objects`` entries for optimizers recorded under a backend's
+            own class (PyTorch's ``torch_adam.Adam``): key -> public class
+            (``keras.optimizers.Adam``), which other backends can build.
     """
 
     inspection: Inspection
@@ -56,6 +59,7 @@ class Plan(Record):
     notes: tuple[str, ...]
     scan: ScanReport
     safe_mode: bool
+    optimizer_fixes: dict[str, str] = {}  # noqa: RUF012 (a record field, never mutated)
 
     @property
     def ok(self) -> bool:
@@ -144,7 +148,18 @@ def make_plan(
         tuple(notes),
         report,
         safe_mode,
+        _optimizer_fixes(inspection) if compile_flag else {},
     )
+
+
+def _optimizer_fixes(inspection: Inspection) -> dict[str, str]:
+    """Optimizers saved under a backend's own class, to build from the public one instead."""
+    fixes: dict[str, str] = {}
+    for reference in inspection.references:
+        public = _builtins.backend_optimizer(reference.module, reference.class_name)
+        if reference.kind == "optimizer" and public is not None:
+            fixes[reference.registered_name or reference.class_name] = public
+    return fixes
 
 
 def _defer(resolution: Resolution, owner: str | None) -> Resolution:
