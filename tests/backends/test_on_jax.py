@@ -2,8 +2,8 @@
 
 The seed examples in this repository (examples/seed_*) call keras.ops only, so TensorFlow saves
 them and kerascope loads them on JAX (measured). The original write-up's seed 1 layer calls
-``tf.matmul`` instead (fixtures/tf_bound): on JAX it fails while being imported, and nothing says
-so before; issue 11 asks for a report before anything is imported (xfail until then).
+``tf.matmul`` instead (fixtures/tf_bound): on JAX kerascope reports it before anything is
+imported (it used to fail while being imported, with nothing said before).
 """
 
 from __future__ import annotations
@@ -69,21 +69,27 @@ def test_seed_example_loads_on_jax(tensorflow_examples: Path, seed: str) -> None
     assert "Loaded Sequential" in result.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: TF-bound code is not yet reported before import")
 @pytest.mark.parametrize("command", ["check", "load"])
 def test_tf_bound_layer_is_reported_on_jax_before_import(
     tensorflow_examples: Path, command: str
 ) -> None:
-    """The write-up's seed 1 layer calls tf.matmul. On JAX, `check` says "Would load: yes" (exit
-    0) and `load` fails importing it: "ModuleNotFoundError: No module named 'tensorflow'" (exit 5).
-    Wanted: both exit non-zero before importing it, naming the module, the line and the backend."""
+    """The write-up's seed 1 layer calls tf.matmul. On JAX, both commands exit 4 before importing
+    it, naming the object, the module, the line of the import and the backend (before issue 11:
+    `check` said "Would load: yes" and `load` failed with ModuleNotFoundError, exit 5)."""
     result = run_on(
         "jax",
-        ["-m", "kerascope", command, "my_model.keras", "--from", "."],
+        ["-X", "importtime", "-m", "kerascope", command, "my_model.keras", "--from", "."],
         cwd=tensorflow_examples / "tf_bound",
     )
     output = result.stdout + result.stderr
-    assert result.returncode not in (0, 1), output
+    assert result.returncode == 4, output
     assert "ModuleNotFoundError" not in output, output
-    assert "custom_layer.py" in output, output
-    assert "tensorflow" in output, output
+    assert (
+        "MyCustomLayer (custom_layer.py:8) uses tensorflow directly "
+        "(custom_layer.py:5: import tensorflow as tf); it loads only on the TensorFlow backend "
+        "(active: jax)"
+    ) in " ".join(output.split()), output
+    imported = {line.rpartition("|")[2].strip() for line in result.stderr.splitlines()}
+    assert "custom_layer" not in imported
+    if command == "check":
+        assert not {"keras", "jax", "tensorflow"} & imported, sorted(imported)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
+from kerascope._common.backend import active_backend
 from kerascope._common.files import file_sha256
 from kerascope._common.record import TYPE_CHECKING
 
@@ -40,7 +39,12 @@ def drift(manifest: Manifest | None, resolutions: Sequence[Resolution]) -> list[
     return drifted
 
 
-def version_notes(manifest: Manifest | None) -> list[str]:
+def version_notes(manifest: Manifest | None, neutrality: str = "") -> list[str]:
+    """What differs from the versions and the backend the manifest recorded.
+
+    ``neutrality`` says what the custom code's imports tell about the backends it runs on; it is
+    added to the note of a different backend.
+    """
     if manifest is None:
         return []
     from importlib import metadata
@@ -49,9 +53,12 @@ def version_notes(manifest: Manifest | None) -> list[str]:
     installed = _installed_version("keras")
     if manifest.keras_version and installed and manifest.keras_version != installed:
         notes.append(f"saved with Keras {manifest.keras_version}; this is Keras {installed}")
-    backend = _configured_backend()
+    backend = active_backend()
     if manifest.backend and manifest.backend != backend:
-        notes.append(f"saved with the {manifest.backend} backend; this process uses {backend}")
+        said = f"; {neutrality}" if neutrality else ""
+        notes.append(
+            f"saved with the {manifest.backend} backend; this process uses {backend}{said}"
+        )
     for entry in manifest.objects:
         if entry.distribution and entry.distribution_version:
             try:
@@ -73,19 +80,3 @@ def _installed_version(distribution: str) -> str | None:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:
         return None
-
-
-def _configured_backend() -> str:
-    """The backend Keras will use, read as Keras reads it, without importing Keras."""
-    import json
-
-    backend = os.environ.get("KERAS_BACKEND")
-    if backend:
-        return backend
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    try:
-        with open(os.path.join(home, "keras.json"), encoding="utf-8") as handle:
-            configured = json.load(handle).get("backend")
-    except (OSError, ValueError, AttributeError):
-        configured = None
-    return configured if isinstance(configured, str) else "tensorflow"

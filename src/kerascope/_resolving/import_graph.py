@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from .sources import SourceIndex, parse_source, top_level_statements
 
-__all__ = ["import_cycles"]
+__all__ = ["import_cycles", "imported_sources"]
 
 _MAX_CYCLES = 1_000
 _MAX_CYCLE_STEPS = 1_000_000  # cycle enumeration is exponential on adversarial graphs
@@ -53,6 +53,25 @@ def import_cycles(index: SourceIndex, modules: Iterable[str]) -> list[tuple[str,
         graph[module] = sorted(_imports_of(module, known))
         pending.extend(target for target in graph[module] if target not in graph)
     return _cycles(graph)
+
+
+def imported_sources(index: SourceIndex, module: str) -> list[str]:
+    """The indexed modules ``module`` imports, directly or through others, when it is imported.
+
+    Example:
+        >>> imported_sources(SourceIndex((), {}, ()), "absent")
+        []
+    """
+    if module not in index.modules:
+        return []
+    seen: dict[str, None] = {}
+    stack = [module]
+    while stack and len(seen) < _MAX_CYCLES:
+        for target in sorted(_imports_of(stack.pop(), index.modules)):
+            if target != module and target not in seen:
+                seen[target] = None
+                stack.append(target)
+    return list(seen)
 
 
 def _imports_of(module: str, known: dict[str, str]) -> set[str]:

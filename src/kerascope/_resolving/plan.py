@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection, Iterable, Sequence
 
+from kerascope._common.backend import active_backend
 from kerascope._common.record import TYPE_CHECKING, Record
 
 if TYPE_CHECKING:
@@ -20,6 +21,8 @@ from kerascope._reading import keras_names as _builtins
 from kerascope.errors import Problem
 
 from . import sources as _sources
+from .backend_check import REASON as _BACKEND_BOUND
+from .backend_check import BackendCode, backend_code, backend_problem
 from .constructor import constructor_owner, constructor_owners
 from .drift import drift, version_notes
 from .refusals import audit_problems, impostors, lambda_switch
@@ -49,6 +52,9 @@ class Plan(Record):
         optimizer_fixes: ``custom_objects`` entries for optimizers recorded under a backend's
             own class (PyTorch's ``torch_adam.Adam``): key -> public class
             (``keras.optimizers.Adam``), which other backends can build.
+        backend: The Keras backend this process uses or will use (read as Keras reads it).
+        backend_code: What the code of each object imported from a file imports of the
+            backends' frameworks, and so which backends it runs on.
     """
 
     inspection: Inspection
@@ -60,6 +66,8 @@ class Plan(Record):
     scan: ScanReport
     safe_mode: bool
     optimizer_fixes: dict[str, str] = {}  # noqa: RUF012 (a record field, never mutated)
+    backend: str = "tensorflow"
+    backend_code: tuple[BackendCode, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -123,6 +131,15 @@ def make_plan(
     problems += finder.cycle_problems(resolutions)
     problems += audit_problems(report, inspection, allowed)
     problems += impostors(inspection)
+    backend = active_backend()
+    code = backend_code(finder.index, resolutions)
+    for resolution, facts in _with_code(resolutions, code):
+        obj = resolution.object
+        bound = backend_problem(facts, backend, obj.kinds, obj.json_paths)
+        if bound is not None and _BACKEND_BOUND in allowed:
+            notes.append(f"{bound.message} (allowed)")
+        elif bound is not None:
+            problems.append(bound)
     drifted = drift(inspection.manifest, resolutions)
     if strict:
         problems += [
@@ -131,7 +148,7 @@ def make_plan(
         ]
     else:
         notes += [message for _, message in drifted]
-    notes += version_notes(inspection.manifest)
+    notes += version_notes(inspection.manifest, _neutrality(code))
     notes += [_deferred_note(r) for r in resolutions if r.deferred is not None]
     notes += _source_notes(finder)
     notes += [
@@ -149,7 +166,27 @@ def make_plan(
         report,
         safe_mode,
         _optimizer_fixes(inspection) if compile_flag else {},
+        backend,
+        tuple(code),
     )
+
+
+def _with_code(
+    resolutions: Sequence[Resolution], code: Sequence[BackendCode]
+) -> list[tuple[Resolution, BackendCode]]:
+    by_key = {facts.key: facts for facts in code}
+    return [(r, by_key[r.object.key]) for r in resolutions if r.object.key in by_key]
+
+
+def _neutrality(code: Sequence[BackendCode]) -> str:
+    """What the custom code's imports say about running it on ``backend``."""
+    if not code:
+        return "no custom code is imported from a file"
+    tied = [facts for facts in code if facts.bound]
+    if not tied:
+        return "the custom code was found backend-neutral (it imports no backend's framework)"
+    named = ", ".join(f"{facts.key} ({' or '.join(facts.bound)})" for facts in tied)
+    return f"the custom code is tied to a backend: {named}"
 
 
 def _optimizer_fixes(inspection: Inspection) -> dict[str, str]:

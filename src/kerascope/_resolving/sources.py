@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from kerascope._common.pythonpath import locate_module
 from kerascope._common.record import Record
 
+from .backend_use import BackendUse, backend_uses
 from .source_files import MAX_FILES, Collector, expand, progress
 from .source_parse import (
     DEFINITIONS,
@@ -79,12 +80,15 @@ class SourceIndex(Record):
         problems: Files that were not indexed or not fully (syntax errors, undecodable, too
             large, unreadable, limits reached), one line each, starting with the path.
         unread: The files among those that could not be parsed, with why and where.
+        backend_uses: Module name -> its imports of a backend's framework (or numpy), for every
+            module read (see :mod:`kerascope._resolving.backend_use`).
     """
 
     definitions: tuple[Definition, ...]
     modules: dict[str, str]
     problems: tuple[str, ...]
     unread: tuple[UnreadFile, ...] = ()
+    backend_uses: dict[str, tuple[BackendUse, ...]] = {}  # noqa: RUF012 (never mutated)
 
     def find(self, key: str) -> list[Definition]:
         """The definitions that provide ``key``, in index order.
@@ -153,6 +157,7 @@ def index_sources(
     modules: dict[str, str] = {}
     problems = collector.problems
     unread: list[UnreadFile] = []
+    uses: dict[str, tuple[BackendUse, ...]] = {}
     hook = progress()
     for number, (path, module, root) in enumerate(collector.files, 1):
         hook.update(f"reading source files: {number:,} of {len(collector.files):,}")
@@ -166,7 +171,8 @@ def index_sources(
             unread.append(tree)
             continue
         definitions.extend(_definitions(tree, module, root, path))
-    return SourceIndex(tuple(definitions), modules, tuple(problems), tuple(unread))
+        uses[module] = backend_uses(tree)
+    return SourceIndex(tuple(definitions), modules, tuple(problems), tuple(unread), uses)
 
 
 # --- reading definitions -------------------------------------------------------------------------
