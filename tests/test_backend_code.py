@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from kerascope._resolving.backend_use import backend_uses, bound_backends
+from kerascope._common.backend import backend_uses, bound_backends
 from tests.conftest import PYTHON, QUIET_ENV, write_files
 
 TF_LAYER = """\

@@ -414,3 +414,23 @@ def test_bad_arguments(layers: ModuleType) -> None:
         lint(functional(layers.Good()), format="tf")
     with pytest.raises(TypeError, match="Keras model"):
         lint(object())
+
+
+def test_custom_code_tied_to_one_backend_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The write-up's seed 1 layer imports tensorflow: the model loads on TensorFlow only."""
+    monkeypatch.syspath_prepend(str(ROOT / "tests" / "backends" / "fixtures" / "tf_bound"))
+    monkeypatch.delitem(sys.modules, "custom_layer", raising=False)
+    tf_bound = importlib.import_module("custom_layer")
+    finding = only(lint(functional(tf_bound.MyCustomLayer(2))), "backend-bound")
+    assert finding.severity == "medium"
+    assert_well_formed(
+        finding,
+        "layer class 'MyCustomLayer' is defined in ",
+        "custom_layer.py, which imports tensorflow (line 5: import tensorflow as tf): the "
+        "model loads only on the TensorFlow backend",
+    )
+    assert "keras.ops" in finding.fix
+
+
+def test_backend_neutral_custom_code_is_not_blamed(seed: ModuleType) -> None:
+    assert lint(functional(seed.MyCustomLayer(2))) == []

@@ -37,6 +37,7 @@ from kerascope._common.record import TYPE_CHECKING
 
 from . import lint_walk
 from .findings import Finding, rank
+from .lint_backend import backend_findings
 from .lint_common import dotted, first_line, is_custom
 from .lint_config import config_findings
 from .lint_definition import definition_findings
@@ -55,6 +56,7 @@ CODES = (
     "no-config",
     "not-findable",
     "subclassed-model-h5",
+    "backend-bound",
 )
 _FORMATS = ("keras", "h5")
 
@@ -94,6 +96,7 @@ def lint(model: Any, *, format: str = "keras") -> list[Finding]:
         if not item.in_file or not is_custom(target):
             continue
         findings += definition_findings(target, item.kind)
+        findings += backend_findings(target, item.kind)
         if item.kind != "function":
             findings += config_findings(item.obj)
     if scan.serialize_error is not None and not any(f.severity == "high" for f in findings):

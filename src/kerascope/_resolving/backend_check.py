@@ -1,7 +1,7 @@
 """Custom code tied to one Keras backend, reported before it is imported on another.
 
 For each custom object that will be imported from a file, the imports of that file and of the
-source modules it imports (see :mod:`kerascope._resolving.backend_use`) say which backends the
+source modules it imports (see :mod:`kerascope._common.backend`) say which backends the
 code can run on. On any other backend, the plan carries a ``backend-bound`` problem naming the
 object, the file, the line and the active backend, instead of letting the import fail.
 
@@ -13,11 +13,16 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from kerascope._common.backend import BACKEND_NAMES
+from kerascope._common.backend import (
+    BACKEND_NAMES,
+    BackendUse,
+    backend_uses,
+    bound_backends,
+    describe_bound,
+)
 from kerascope._common.record import Record
 from kerascope.errors import Problem
 
-from .backend_use import BackendUse, backend_uses, bound_backends, describe_bound
 from .import_graph import imported_sources
 from .resolution import Resolution, relative
 from .sources import SourceIndex, parse_source

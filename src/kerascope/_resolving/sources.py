@@ -17,10 +17,10 @@ import ast
 import os
 from collections.abc import Sequence
 
+from kerascope._common.backend import BackendUse, backend_uses
 from kerascope._common.pythonpath import locate_module
 from kerascope._common.record import Record
 
-from .backend_use import BackendUse, backend_uses
 from .source_files import MAX_FILES, Collector, expand, progress
 from .source_parse import (
     DEFINITIONS,
@@ -81,7 +81,7 @@ class SourceIndex(Record):
             large, unreadable, limits reached), one line each, starting with the path.
         unread: The files among those that could not be parsed, with why and where.
         backend_uses: Module name -> its imports of a backend's framework (or numpy), for every
-            module read (see :mod:`kerascope._resolving.backend_use`).
+            module read (see :mod:`kerascope._common.backend`).
     """
 
     definitions: tuple[Definition, ...]
