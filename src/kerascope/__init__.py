@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from ._keras.load import load_model
     from ._keras.registration import register
     from ._keras.save import save_model
-    from ._keras.verify import VerifyReport, verify
+    from ._keras.verify import BackendsReport, VerifyReport, verify
     from ._resolving.entrypoints import ENTRY_POINT_GROUP
     from ._resolving.plan import Plan, Resolution, check, untrusted
     from ._resolving.registry import REGISTRY, Registry
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENTRY_POINT_GROUP",
     "REGISTRY",
+    "BackendsReport",
     "CustomObject",
     "Finding",
     "Inspection",
@@ -95,6 +96,7 @@ _LAZY = {
     "save_model": "._keras.save",
     "verify": "._keras.verify",
     "VerifyReport": "._keras.verify",
+    "BackendsReport": "._keras.verify",
     "scan": "._audit.scan",
     "ScanReport": "._audit.scan",
 }

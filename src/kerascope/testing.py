@@ -37,9 +37,10 @@ def assert_roundtrip(
     Example:
         >>> assert_roundtrip(model, sources=["mylayers.py"])  # doctest: +SKIP
     """
-    from ._keras.verify import verify
+    from ._keras.verify import VerifyReport, verify
 
     report = verify(model, sample, sources=sources, trust=trust, atol=atol, rtol=rtol)
+    assert isinstance(report, VerifyReport)  # without backends=, verify returns one
     if not report.ok:
         raise AssertionError(report.describe())
     return report

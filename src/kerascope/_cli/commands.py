@@ -166,6 +166,15 @@ def _parser() -> argparse.ArgumentParser:
             )
         if name == "check":
             command.add_argument("--json", action="store_true", help="print a JSON document")
+        if name == "verify":
+            command.add_argument(
+                "--backend",
+                action="append",
+                default=[],
+                metavar="NAMES",
+                help="load on each of these Keras backends instead (jax,torch,tensorflow), "
+                "one fresh process each, and compare with the saving backend's outputs",
+            )
         command.set_defaults(run=run)
     scan = commands.add_parser(
         "scan",
@@ -318,11 +327,25 @@ def _run_scan(arguments: argparse.Namespace) -> int:
 
 
 def _run_verify(arguments: argparse.Namespace) -> int:
-    from kerascope._keras.verify import verify
+    from kerascope._keras.verify import VerifyReport, verify
 
     safe_mode, allow = _lambda_flags(arguments)
     if not safe_mode:
         allow.append("lambda")  # verify() predates safe_mode: its child process maps it back
+    backends = [b.strip() for b in ",".join(arguments.backend).split(",") if b.strip()]
+    if backends:
+        from kerascope._keras.verify_backends import verify_backends
+
+        with _progress():
+            on_backends = verify_backends(
+                arguments.path,
+                backends,
+                sources=arguments.sources,
+                trust=arguments.trust,
+                allow=allow,
+            )
+        print(on_backends.describe())
+        return EXIT_OK if on_backends.ok else EXIT_VERIFY_FAILED
     with _progress():
         report = verify(
             arguments.path,
@@ -331,6 +354,7 @@ def _run_verify(arguments: argparse.Namespace) -> int:
             allow=allow,
             compile=_compile_mode(arguments),  # type: ignore[arg-type]
         )
+    assert isinstance(report, VerifyReport)  # without backends=, verify returns one
     if report.problems:  # the fresh process's reasons, with fixes as options
         from .render import render_problems
 

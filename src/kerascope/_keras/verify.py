@@ -18,6 +18,7 @@ from kerascope._common.record import TYPE_CHECKING, Record
 from kerascope.errors import Problem
 
 from .runtime import input_shapes, predict, weight_arrays
+from .verify_backends import BackendsReport, verify_backends
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
     from kerascope._resolving.plan import CompileMode
 
-__all__ = ["VerifyReport", "verify"]
+__all__ = ["BackendsReport", "VerifyReport", "verify"]
 
 _CHILD = """
 import json, sys, warnings
@@ -103,8 +104,14 @@ def verify(
     compile: CompileMode = "auto",
     atol: float = 1e-5,
     rtol: float = 1e-5,
-) -> VerifyReport:
+    backends: Sequence[str] | None = None,
+) -> VerifyReport | BackendsReport:
     """Save (if given a model), load in a fresh process, and compare outputs and weights.
+
+    With ``backends`` (``["jax", "torch", "tensorflow"]``), load a saved file on each of those
+    Keras backends instead, one fresh process each, and compare the outputs with the saving
+    backend's: a :class:`BackendsReport` (see :mod:`kerascope._keras.verify_backends` for which
+    Python runs each backend). A live model is first saved with :func:`kerascope.save_model`.
 
     Args:
         model_or_path: A Keras model (saved with :func:`kerascope.save_model` to a temporary
@@ -120,12 +127,15 @@ def verify(
             ``False`` never imports them. Outputs and weights are compared either way.
         atol: Absolute tolerance for outputs and weights.
         rtol: Relative tolerance for outputs and weights.
+        backends: Keras backends to load the file on, each in its own fresh process.
 
     Example:
         >>> report = kerascope.verify(model, sources=["mylayers.py"])  # doctest: +SKIP
         >>> report.ok  # doctest: +SKIP
         True
     """
+    if backends is not None:
+        return _on_backends(model_or_path, backends, sources, trust, allow, atol)
     with tempfile.TemporaryDirectory(prefix="kerascope-verify-") as workdir:
         return _verify_in(
             workdir,
@@ -138,6 +148,26 @@ def verify(
             atol=atol,
             rtol=rtol,
         )
+
+
+def _on_backends(  # noqa: PLR0917 (a private helper of verify, called once)
+    model_or_path: Any,
+    backends: Sequence[str],
+    sources: Sequence[str | os.PathLike[str]],
+    trust: Iterable[str],
+    allow: Iterable[str],
+    atol: float,
+) -> BackendsReport:
+    if isinstance(model_or_path, (str, os.PathLike)):
+        return verify_backends(
+            model_or_path, backends, sources=sources, trust=trust, allow=allow, atol=atol
+        )
+    from .save import save_model
+
+    with tempfile.TemporaryDirectory(prefix="kerascope-verify-") as workdir:
+        path = os.path.join(workdir, "model.keras")
+        save_model(model_or_path, path)
+        return verify_backends(path, backends, sources=sources, trust=trust, allow=allow, atol=atol)
 
 
 def _verify_in(
