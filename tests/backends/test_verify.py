@@ -37,7 +37,9 @@ def rows(output: str) -> dict[str, list[str]]:
 
 
 def test_backend_neutral_model_loads_on_every_backend(saved: Callable[[str], Path]) -> None:
-    result = verify_on(saved("tensorflow"), "plain.keras", "jax,torch", str(NEUTRAL))
+    """manifest.keras records its saving backend (tensorflow), the reference; a file without a
+    manifest is compared with the active backend's outputs."""
+    result = verify_on(saved("tensorflow"), "manifest.keras", "jax,torch", str(NEUTRAL))
     assert result.returncode == 0, failure(result)
     table = rows(result.stdout)
     assert list(table) == ["tensorflow", "jax", "torch"], result.stdout
