@@ -96,11 +96,14 @@ def test_tf_bound_layer_is_reported_on_jax_before_import(
 
 
 def test_verify_names_the_tf_bound_layer_on_jax(tensorflow_examples: Path) -> None:
-    """verify --backend jax,torch on the TF-bound model: TensorFlow (the saving backend) loads it,
-    JAX and PyTorch do not, each row saying why; exit 10."""
+    """verify --backend tensorflow,jax,torch on the TF-bound model (no manifest: the first backend
+    named is the reference): TensorFlow loads it, JAX and PyTorch do not, each row saying why;
+    exit 10."""
     from tests.backends.test_verify import rows, verify_on
 
-    result = verify_on(tensorflow_examples / "tf_bound", "my_model.keras", "jax,torch", ".")
+    result = verify_on(
+        tensorflow_examples / "tf_bound", "my_model.keras", "tensorflow,jax,torch", "."
+    )
     assert result.returncode == 10, failure(result)
     table = rows(result.stdout)
     assert table["tensorflow"][1:3] == ["(saved)", "yes"], result.stdout

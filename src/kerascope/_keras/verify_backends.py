@@ -5,7 +5,8 @@ backend: ``$KERASCOPE_BACKEND_PYTHON_<BACKEND>`` (``KERASCOPE_BACKEND_PYTHON_JAX
 python``) when set, else this interpreter when the backend's framework is installed in it. That
 process runs the kerascope of this one (its directory goes first on ``PYTHONPATH``), loads the
 model with the sources and trust given, and predicts on the same seeded input. The outputs are
-compared with those of the backend that saved the model (the manifest's, else this process's).
+compared with those of the backend that saved the model: the one its kerascope manifest records,
+else the first backend named (a ``.keras`` file records no backend of its own).
 A backend without such a Python is reported as not installed, not as a failure of the model.
 """
 
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 
-from kerascope._common.backend import BACKEND_NAMES, active_backend
+from kerascope._common.backend import BACKEND_NAMES
 from kerascope._common.record import TYPE_CHECKING, Record
 
 if TYPE_CHECKING:
@@ -181,8 +182,11 @@ def verify_backends(
         raise ValueError(f"unknown backend {unknown[0]!r}: use {', '.join(_PACKAGES)}")
     path = os.path.abspath(os.fspath(path))
     manifest = inspect(path).manifest
-    reference = manifest.backend if manifest is not None and manifest.backend else active_backend()
-    order = [reference, *(b for b in dict.fromkeys(backends) if b != reference)]
+    named = list(dict.fromkeys(backends))
+    if not named:
+        raise ValueError("name at least one backend")
+    reference = manifest.backend if manifest is not None and manifest.backend else named[0]
+    order = [reference, *(b for b in named if b != reference)]
     options = {
         "sources": [os.path.abspath(os.fspath(source)) for source in sources],
         "trust": list(trust),
