@@ -40,6 +40,13 @@ def plan_document(plan: Plan, command: str | None, load: argparse.ArgumentParser
         "compile_fixes": [
             {"key": alias, "loss": canonical} for alias, canonical in plan.compile_fixes.items()
         ],
+        "optimizer_fixes": [
+            {"key": key, "optimizer": public} for key, public in plan.optimizer_fixes.items()
+        ],
+        "backend": {
+            "active": plan.backend,
+            "objects": [code.to_dict() for code in plan.backend_code],
+        },
         "problems": [_problem(problem, load) for problem in plan.problems],
         "notes": list(plan.notes),
         "command": command,
