@@ -66,7 +66,7 @@ def test_a_backend_without_python_is_not_installed_not_failed(
             "-m",
             "kerascope",
             "verify",
-            "plain.keras",
+            "manifest.keras",
             "--backend",
             other,
             "--from",
