@@ -134,6 +134,10 @@ def _file_line(inspection: Inspection) -> str:
     if inspection.date_saved:
         saved += f" on {inspection.date_saved}"
     parts.append(saved)
+    if inspection.provenance and inspection.provenance.keras2:
+        parts.append(
+            f"written by {inspection.provenance.writer} ({inspection.provenance.evidence})"
+        )
     if inspection.backend:
         parts.append(f"backend {inspection.backend}")
     if inspection.weights:
