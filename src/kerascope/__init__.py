@@ -39,6 +39,7 @@ from .errors import (
 if TYPE_CHECKING:
     from ._audit.scan import ScanReport, scan
     from ._keras.load import load_model
+    from ._keras.migrate import Migration, migrate
     from ._keras.registration import register
     from ._keras.save import save_model
     from ._keras.verify import VerifyReport, verify
@@ -56,6 +57,7 @@ __all__ = [
     "KerascopeError",
     "KerascopeWarning",
     "LintError",
+    "Migration",
     "ModelFileError",
     "Plan",
     "Problem",
@@ -72,6 +74,7 @@ __all__ = [
     "check",
     "inspect",
     "load_model",
+    "migrate",
     "register",
     "save_model",
     "scan",
@@ -93,6 +96,8 @@ _LAZY = {
     "register": "._keras.registration",
     "load_model": "._keras.load",
     "save_model": "._keras.save",
+    "migrate": "._keras.migrate",
+    "Migration": "._keras.migrate",
     "verify": "._keras.verify",
     "VerifyReport": "._keras.verify",
     "scan": "._audit.scan",
