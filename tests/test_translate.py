@@ -52,7 +52,7 @@ TRAINING = {
 def test_rules_rewrite_keras2_keys_and_report_each_once() -> None:
     original = copy.deepcopy(FUNCTIONAL)
     result = translate(FUNCTIONAL, TRAINING, builtin_layer_names())
-    assert FUNCTIONAL == original  # a copy is translated
+    assert original == FUNCTIONAL  # a copy is translated
     config: dict[str, Any] = result.config
     assert config["module"] == "keras.src.models.functional"
     inner = config["config"]["layers"][1]
