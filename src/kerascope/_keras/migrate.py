@@ -88,7 +88,8 @@ def migrate(
 
         inputs = os.path.join(tmp, "inputs.npz")
         arrays = [_array(shape, dtype) for shape, dtype in _input_specs(model)]
-        np.savez(inputs, **{f"in_{i}": a for i, a in enumerate(arrays)})
+        named: dict[str, Any] = {f"in_{i}": a for i, a in enumerate(arrays)}
+        np.savez(inputs, **named)
         common = {
             "inputs": inputs,
             "safe_mode": safe_mode,

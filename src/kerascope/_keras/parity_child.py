@@ -17,7 +17,7 @@ from typing import Any
 
 def _reference(spec: dict[str, Any]) -> Any:
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
-    import tf_keras
+    import tf_keras  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
     # Custom code written for Keras 2 imports `keras` or `tensorflow.keras`: both are tf-keras here.
     sys.modules["keras"] = tf_keras
@@ -56,7 +56,8 @@ def main() -> None:
     flat = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     if isinstance(outputs, dict):
         flat = [outputs[key] for key in sorted(outputs)]
-    np.savez(spec["out"], **{f"out_{i}": np.asarray(o) for i, o in enumerate(flat)})
+    arrays: dict[str, Any] = {f"out_{i}": np.asarray(o) for i, o in enumerate(flat)}
+    np.savez(spec["out"], **arrays)
 
 
 if __name__ == "__main__":
