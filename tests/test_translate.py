@@ -108,3 +108,14 @@ def test_provenance_from_version_and_module_paths() -> None:
     assert provenance(_file("3.15.1", {"class_name": "Sequential"})).writer == KERAS3
     assert provenance(_file(None, FUNCTIONAL)).writer == KERAS2
     assert provenance(_file(None, {"class_name": "Sequential"})).writer == "unknown"
+
+
+def test_inspect_lists_the_function_inside_an_h5_metric_wrapper() -> None:
+    from kerascope._reading.references import find_references
+
+    training = {
+        "metrics": [{"class_name": "MeanMetricWrapper", "config": {"name": "r", "fn": "rmse"}}]
+    }
+    references = find_references({"class_name": "Sequential", "config": {}}, training)
+    wrapped = [r for r in references if r.json_path.endswith(".config.fn")]
+    assert [(r.key, r.kind, r.custom) for r in wrapped] == [("rmse", "metric", True)]
