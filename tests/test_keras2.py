@@ -28,7 +28,6 @@ KNOWN_GAPS = {
     "lambda_named_fn": "Lambda over a named module function: marshalled bytecode",
     "lambda_python": "Lambda bytecode that needs `tf` in its globals",
     "tfoplambda": "TFOpLambda / SlicingOpLambda shim",
-    "timedistributed_custom": "compute_output_shape shim under TimeDistributed",
 }
 
 

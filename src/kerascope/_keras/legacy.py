@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from kerascope._audit.inspect import Inspection
 
 from .runtime import _keras
-from .shims import positional_add_weight
+from .shims import positional_add_weight, time_distributed_inner, with_output_shape
 
 __all__ = ["load_keras2"]
 
@@ -43,6 +43,9 @@ def load_keras2(
     keras = _keras()
     objects = dict(custom_objects)
     config = dict(inspection.translation.config)
+    for key in time_distributed_inner(config):
+        if key in objects:
+            objects[key] = with_output_shape(objects[key])
     compile_config = config.pop("compile_config", None)
     absl = logging.getLogger("absl")
     level = absl.level
