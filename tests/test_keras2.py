@@ -121,6 +121,9 @@ def test_migrate_h5_proves_parity_against_tf_keras(keras2_corpus: Path, tmp_path
     assert document["provenance"]["writer"] == "Keras 3.x"
     assert document["manifest"] is not None
     assert _cli("inspect", "--json", str(source)).stdout.count("tf-keras/tf.keras 2.x") == 1
+    plan = _cli("check", str(source), "--from", str(FIXTURES / "keras2"))
+    assert plan.returncode == 0, plan.stdout
+    assert "applied: optimizer `Custom>RMSprop` → `RMSprop`" in plan.stdout
 
 
 def test_a_keras2_file_kerascope_cannot_run_exits_non_zero(keras2_corpus: Path) -> None:
