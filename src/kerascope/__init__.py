@@ -39,6 +39,7 @@ from .errors import (
 if TYPE_CHECKING:
     from ._audit.scan import ScanReport, scan
     from ._keras.load import load_model
+    from ._keras.migrate import Migration, migrate
     from ._keras.registration import register
     from ._keras.save import save_model
     from ._keras.verify import BackendsReport, VerifyReport, verify
@@ -57,6 +58,7 @@ __all__ = [
     "KerascopeError",
     "KerascopeWarning",
     "LintError",
+    "Migration",
     "ModelFileError",
     "Plan",
     "Problem",
@@ -73,6 +75,7 @@ __all__ = [
     "check",
     "inspect",
     "load_model",
+    "migrate",
     "register",
     "save_model",
     "scan",
@@ -94,6 +97,8 @@ _LAZY = {
     "register": "._keras.registration",
     "load_model": "._keras.load",
     "save_model": "._keras.save",
+    "migrate": "._keras.migrate",
+    "Migration": "._keras.migrate",
     "verify": "._keras.verify",
     "VerifyReport": "._keras.verify",
     "BackendsReport": "._keras.verify",

@@ -12,9 +12,12 @@ if TYPE_CHECKING:
     from kerascope._reading.modelfile import Format
     from kerascope._reading.references import Kind
 
+from kerascope._reading.keras_names import builtin_layer_names
 from kerascope._reading.manifest import Manifest, ManifestError, parse_manifest
 from kerascope._reading.modelfile import ModelFile, WeightsInfo, read_model_file
+from kerascope._reading.provenance import Provenance, provenance
 from kerascope._reading.references import Reference, find_references
+from kerascope._translate.rules import Translation, translate
 from kerascope.errors import ModelFileError
 
 from .findings import Finding
@@ -81,6 +84,9 @@ class Inspection(Record):
         findings: What Keras itself will get wrong with this file.
         manifest: The kerascope manifest written by ``kerascope.save_model``, if any.
         manifest_problem: Why a manifest present in the file could not be read.
+        provenance: Which Keras wrote the file.
+        translation: For a Keras 2 file, the translated configs (which everything else here
+            describes) and the rules applied; None for a Keras 3 file.
     """
 
     path: str
@@ -94,6 +100,8 @@ class Inspection(Record):
     findings: tuple[Finding, ...]
     manifest: Manifest | None = None
     manifest_problem: str | None = None
+    provenance: Provenance | None = None
+    translation: Translation | None = None
 
     @property
     def custom_objects(self) -> list[CustomObject]:
@@ -156,6 +164,11 @@ class Inspection(Record):
             "findings": [finding.to_dict() for finding in self.findings],
             "manifest": self.manifest.to_dict() if self.manifest else None,
             "manifest_problem": self.manifest_problem,
+            "provenance": self.provenance.to_dict() if self.provenance else None,
+            "translation": [
+                {"rule": applied.rule, "detail": applied.detail}
+                for applied in (self.translation.applied if self.translation else ())
+            ],
         }
 
 
@@ -179,6 +192,13 @@ def inspect(path: str | os.PathLike[str]) -> Inspection:
         [('MyCustomLayer', ('layer',))]
     """
     model_file = read_model_file(path)
+    origin = provenance(model_file)
+    translation = None
+    if origin.keras2:
+        translation = translate(
+            model_file.config, model_file.training_config, builtin_layer_names()
+        )
+        model_file = _translated(model_file, translation)
     references = _references(model_file)
     manifest, manifest_problem = _manifest(model_file.manifest)
     return Inspection(
@@ -193,7 +213,15 @@ def inspect(path: str | os.PathLike[str]) -> Inspection:
         findings=tuple(find_findings(model_file, references)),
         manifest=manifest,
         manifest_problem=manifest_problem,
+        provenance=origin,
+        translation=translation,
     )
+
+
+def _translated(model_file: ModelFile, translation: Translation) -> ModelFile:
+    fields = {name: getattr(model_file, name) for name in ModelFile.__annotations__}
+    fields.update(config=translation.config, training_config=translation.training_config)
+    return ModelFile(**fields)
 
 
 def _manifest(raw: object) -> tuple[Manifest | None, str | None]:

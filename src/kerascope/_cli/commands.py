@@ -116,11 +116,25 @@ def _parser() -> argparse.ArgumentParser:
             "load here and in a fresh process, from another directory, and compare outputs "
             "and weights",
         ),
+        (
+            "migrate",
+            _run_migrate,
+            "rewrite a Keras 2 .h5/.keras as a Keras 3 .keras, with parity against tf-keras",
+        ),
     ):
         command = commands.add_parser(name, help=summary, description=summary, **footer)
         command.add_argument(
             "path", help="a .keras file, an unzipped .keras directory or a .h5 file"
         )
+        if name == "migrate":
+            command.add_argument("target", help="the Keras 3 .keras file to write")
+        if name == "load":
+            command.add_argument(
+                "--smoke",
+                action="store_true",
+                help="run one tiny prediction (and evaluation step) before reporting success "
+                "(always done for Keras 2 files)",
+            )
         command.add_argument(
             "--from",
             dest="sources",
@@ -302,8 +316,30 @@ def _run_load(arguments: argparse.Namespace) -> int:
     sys.stdout.flush()  # the report comes before anything Keras prints
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", KerascopeWarning)  # the plan already said it
-        model = load_with_plan(plan)
+        model = load_with_plan(plan, smoke=arguments.smoke)
     print(render_summary(summarize(model)))
+    return EXIT_OK
+
+
+def _run_migrate(arguments: argparse.Namespace) -> int:
+    from kerascope._keras.migrate import migrate
+
+    safe_mode, _ = _lambda_flags(arguments)
+    result = migrate(
+        arguments.path,
+        arguments.target,
+        sources=arguments.sources,
+        trust=arguments.trust,
+        safe_mode=safe_mode,
+    )
+    print(f"{result.source} -> {result.target}")
+    for rule in result.rules:
+        print(f"  applied: {rule}")
+    if result.reference is None:
+        print(f"parity: {result.note}")
+    else:
+        print(f"parity against {result.reference} (fresh processes): largest difference "
+              f"{result.max_abs_diff:.3g}")  # fmt: skip
     return EXIT_OK
 
 

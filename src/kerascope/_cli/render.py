@@ -134,11 +134,23 @@ def _file_line(inspection: Inspection) -> str:
     if inspection.date_saved:
         saved += f" on {inspection.date_saved}"
     parts.append(saved)
+    if inspection.provenance and inspection.provenance.keras2:
+        parts.append(
+            f"written by {inspection.provenance.writer} ({inspection.provenance.evidence})"
+        )
     if inspection.backend:
         parts.append(f"backend {inspection.backend}")
     if inspection.weights:
         parts.append(f"weights {inspection.weights.name} ({_size(inspection.weights.size)})")
     return f"{inspection.path}: " + ", ".join(parts)
+
+
+def _translation_lines(inspection: Inspection) -> list[str]:
+    if inspection.translation is None:
+        return []
+    applied = inspection.translation.applied
+    lines = ["Keras 2 file: read through kerascope's translation rules (docs/keras2.md)"]
+    return lines + [f"  applied: {a.detail}" for a in applied]
 
 
 def _builtin_line(inspection: Inspection) -> str:
@@ -187,7 +199,7 @@ def render_plan(plan: Plan, *, loading: bool = False, command: str | None = None
     Example:
         >>> print(render_plan(kerascope.check("model.h5", sources=["lib.py"])))  # doctest: +SKIP
     """
-    lines = [_file_line(plan.inspection), ""]
+    lines = [_file_line(plan.inspection), *_translation_lines(plan.inspection), ""]
     rows = [
         [
             "<lambda>" if r.object.is_lambda else r.object.key,

@@ -24,6 +24,7 @@ from kerascope.errors import (
     UnresolvedObjectsError,
 )
 
+from .legacy import load_keras2
 from .runtime import (
     builtin_loss,
     builtin_optimizer,
@@ -31,6 +32,7 @@ from .runtime import (
     in_custom_object_scope,
     load_with_keras,
 )
+from .smoke import SmokeError, smoke_check
 
 __all__ = ["load_model", "load_with_plan"]
 
@@ -47,6 +49,7 @@ def load_model(
     safe_mode: bool = True,
     allow: Iterable[str] = (),
     strict: bool = False,
+    smoke: bool = False,
 ) -> Any:
     """Load a Keras model, providing every custom object it needs, in a fresh process too.
 
@@ -74,6 +77,8 @@ def load_model(
             default. ``"lambda"`` is a deprecated alias of ``safe_mode=False``.
         strict: Refuse, instead of warning, when a defining file differs from the one the
             file's manifest recorded.
+        smoke: Run one tiny prediction (and, when compiled, one evaluation step) before
+            returning. Always done for Keras 2 files, which kerascope translates.
 
     Returns:
         The model, as ``keras.saving.load_model`` returns it.
@@ -107,14 +112,17 @@ def load_model(
         custom_objects=handed_over,
         in_scope=in_custom_object_scope,
     )
-    return load_with_plan(plan, custom_objects=handed_over)
+    return load_with_plan(plan, custom_objects=handed_over, smoke=smoke)
 
 
-def load_with_plan(plan: Plan, custom_objects: Mapping[str, Any] | None = None) -> Any:
+def load_with_plan(
+    plan: Plan, custom_objects: Mapping[str, Any] | None = None, smoke: bool = False
+) -> Any:
     """Import what the plan names, then call Keras with exactly those custom objects.
 
     ``custom_objects`` are the user's own, passed on to Keras unchanged and over anything the
-    plan provides under the same key.
+    plan provides under the same key. A Keras 2 file is built from its translated config
+    (:func:`kerascope._keras.legacy.load_keras2`) and always smoke-checked.
     """
     if plan.problems:
         raise UnresolvedObjectsError(plan.inspection.path, plan.problems, plan.notes)
@@ -131,10 +139,19 @@ def load_with_plan(plan: Plan, custom_objects: Mapping[str, Any] | None = None) 
         objects.update(custom_objects or {})
         for note in plan.notes:
             warnings.warn(note, KerascopeWarning, stacklevel=3)
+        translated = plan.inspection.translation is not None
         try:
-            return load_with_keras(plan.inspection.path, objects, plan.compile, plan.safe_mode)
+            if translated:
+                model = load_keras2(plan.inspection, objects, plan.compile, plan.safe_mode)
+            else:
+                model = load_with_keras(plan.inspection.path, objects, plan.compile, plan.safe_mode)
+            if smoke or translated:
+                smoke_check(model)
+        except SmokeError as error:
+            raise KerasLoadError(plan.inspection.path, error) from error
         except Exception as error:
             raise KerasLoadError(plan.inspection.path, error) from error
+        return model
 
 
 def _import_objects(needed: Sequence[Resolution]) -> dict[str, Any]:

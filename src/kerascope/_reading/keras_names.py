@@ -171,3 +171,13 @@ def h5_compile_string_fix(name: str) -> str | None:
     """Measured: the canonical loss name that makes an unrestorable .h5 loss string load."""
     fix = _table()["h5_compile_string_fixes"].get(name)
     return str(fix) if fix is not None else None
+
+
+def builtin_layer_names() -> frozenset[str]:
+    """Keras's built-in layer class names.
+
+    Example:
+        >>> "LSTM" in builtin_layer_names()
+        True
+    """
+    return frozenset(_table()["h5_layer_names"])

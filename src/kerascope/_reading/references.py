@@ -225,6 +225,11 @@ class _Walker:
                 if in_optimizer and key_text == "learning_rate":
                     child_hint = "learning-rate schedule"
                 child_path = _join(f"{path}.config", key_text)
+                # .h5 metric wrappers name their function: MeanMetricWrapper(name, fn="...").
+                wrapped = class_name == "MeanMetricWrapper" and key_text == "fn"
+                if wrapped and isinstance(child, str):
+                    self.found.append(_string_reference(child, child_path, "metric"))
+                    continue
                 self.visit(child, child_path, child_hint, compile_section=False, depth=depth + 1)
         elif isinstance(inner, list):
             self.visit(inner, f"{path}.config", None, compile_section=False, depth=depth + 1)

@@ -1,0 +1,128 @@
+"""``kerascope.migrate``: a Keras 2 file → a Keras 3 ``.keras``, with parity proven elsewhere."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+
+from kerascope._common.record import TYPE_CHECKING, Record
+from kerascope._resolving.plan import make_plan
+from kerascope.errors import KerasLoadError
+
+if TYPE_CHECKING:
+    from typing import Any
+
+from .load import load_with_plan
+from .runtime import in_custom_object_scope
+from .save import save_model
+from .smoke import _array, _input_specs
+
+__all__ = ["Migration", "migrate"]
+
+_IMPORTED = frozenset({"source", "module", "package", "entry-point", "manifest"})
+_TOLERANCE = 1e-5
+
+
+class Migration(Record):
+    """What ``migrate`` did.
+
+    Attributes:
+        source: The Keras 2 file.
+        target: The Keras 3 ``.keras`` written.
+        rules: One line per translation rule applied.
+        reference: ``"tf-keras"`` or None when no independent reference was available.
+        max_abs_diff: The largest difference between the reference's and the migrated model's
+            outputs, each computed in a fresh process; None without a reference.
+        note: Why there was no reference, when there was none.
+    """
+
+    source: str
+    target: str
+    rules: tuple[str, ...]
+    reference: str | None
+    max_abs_diff: float | None
+    note: str | None = None
+
+
+def migrate(
+    source: str | os.PathLike[str],
+    target: str | os.PathLike[str],
+    *,
+    sources: Sequence[str | os.PathLike[str]] = (),
+    trust: Iterable[str] = (),
+    safe_mode: bool = True,
+) -> Migration:
+    """Load a Keras 2 ``.h5`` / tf-keras ``.keras`` file, save it as a Keras 3 ``.keras``.
+
+    The file is translated and loaded as :func:`kerascope.load_model` does it (smoke-checked),
+    saved with :func:`kerascope.save_model` (manifest, atomic write), then the original is run
+    with tf-keras and the new file with kerascope, each in a fresh process, on the same inputs.
+
+    Raises:
+        KerasLoadError: The outputs differ by more than 1e-5, or a side failed.
+
+    Example:
+        >>> import kerascope
+        >>> kerascope.migrate("old.h5", "new.keras", sources=["layers.py"])  # doctest: +SKIP
+        Migration(source='old.h5', target='new.keras', ..., max_abs_diff=0.0, ...)
+    """
+    source, target = os.fspath(source), os.fspath(target)
+    trust = tuple(trust)
+    plan = make_plan(source, sources, trust, safe_mode=safe_mode, in_scope=in_custom_object_scope)
+    model = load_with_plan(plan)
+    save_model(model, target)
+    translation = plan.inspection.translation
+    rules = tuple(a.detail for a in translation.applied) if translation else ()
+    if importlib.util.find_spec("tf_keras") is None:
+        note = "no independent reference: tf-keras is not installed (kerascope[legacy])"
+        return Migration(source=source, target=target, rules=rules, reference=None,
+                         max_abs_diff=None, note=note)  # fmt: skip
+    needed = [r for r in plan.resolutions if r.origin in _IMPORTED and r.module and r.attribute]
+    with tempfile.TemporaryDirectory(prefix="kerascope-migrate-") as tmp:
+        import numpy as np
+
+        inputs = os.path.join(tmp, "inputs.npz")
+        arrays = [_array(shape, dtype) for shape, dtype in _input_specs(model)]
+        named: dict[str, Any] = {f"in_{i}": a for i, a in enumerate(arrays)}
+        np.savez(inputs, **named)
+        common = {
+            "inputs": inputs,
+            "safe_mode": safe_mode,
+            "roots": list(dict.fromkeys(r.root for r in needed if r.root)),
+            "objects": {r.object.key: [r.module, r.attribute] for r in needed},
+            "sources": [os.fspath(s) for s in sources],
+            "trust": list(trust),
+        }
+        reference = _side(tmp, {**common, "side": "tf-keras", "path": source})
+        migrated = _side(tmp, {**common, "side": "kerascope", "path": target})
+        diff = max(float(np.max(np.abs(a - b))) for a, b in zip(reference, migrated, strict=True))
+    if not diff <= _TOLERANCE:
+        raise KerasLoadError(target, ValueError(f"outputs differ from tf-keras's by {diff:.3g}"))
+    return Migration(source=source, target=target, rules=rules, reference="tf-keras",
+                     max_abs_diff=diff)  # fmt: skip
+
+
+def _side(tmp: str, spec: dict[str, Any]) -> list[Any]:
+    import numpy as np
+
+    name = spec["side"]
+    spec["out"] = os.path.join(tmp, f"{name}.npz")
+    spec_path = os.path.join(tmp, f"{name}.json")
+    with open(spec_path, "w", encoding="utf-8") as handle:
+        json.dump(spec, handle)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("TF_USE_LEGACY_KERAS", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "kerascope._keras.parity_child", spec_path],
+        env=env, capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    if result.returncode != 0:
+        tail = result.stderr.strip().splitlines()[-1:] or ["(no output)"]
+        raise KerasLoadError(spec["path"], RuntimeError(f"{name} side failed: {tail[0]}"))
+    with np.load(spec["out"]) as data:
+        return [data[f"out_{i}"] for i in range(len(data.files))]
