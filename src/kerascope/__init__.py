@@ -39,6 +39,7 @@ from .errors import (
 if TYPE_CHECKING:
     from ._audit.scan import ScanReport, scan
     from ._keras.load import load_model
+    from ._keras.ref import ModelRef, worker_initializer, worker_model
     from ._keras.registration import register
     from ._keras.save import save_model
     from ._keras.verify import VerifyReport, verify
@@ -57,6 +58,7 @@ __all__ = [
     "KerascopeWarning",
     "LintError",
     "ModelFileError",
+    "ModelRef",
     "Plan",
     "Problem",
     "Reference",
@@ -77,6 +79,8 @@ __all__ = [
     "scan",
     "untrusted",
     "verify",
+    "worker_initializer",
+    "worker_model",
 ]
 
 __version__ = "0.1.0"
@@ -92,6 +96,9 @@ _LAZY = {
     "Registry": "._resolving.registry",
     "register": "._keras.registration",
     "load_model": "._keras.load",
+    "ModelRef": "._keras.ref",
+    "worker_initializer": "._keras.ref",
+    "worker_model": "._keras.ref",
     "save_model": "._keras.save",
     "verify": "._keras.verify",
     "VerifyReport": "._keras.verify",
