@@ -151,8 +151,7 @@ def test_stage_copies_only_the_pinned_sources_under_their_module_paths(tmp_path:
     assert staged == sorted(item.relpath for item in pinned)  # no unused.py, no other.py
     assert package.size == sum(item.size for item in pinned)
     assert all(
-        file_sha256(os.path.join(package.directory, item.relpath)) == item.sha256
-        for item in pinned
+        file_sha256(os.path.join(package.directory, item.relpath)) == item.sha256 for item in pinned
     )
     # Same files, same directory; a tampered staged copy is replaced.
     (Path(package.directory) / "mypkg/ops.py").write_text("evil = True\n")

@@ -292,7 +292,7 @@ def _encode(value: Any) -> Any:
     if isinstance(value, Problem):
         return {"__problem__": _encode(value._asdict())}
     if isinstance(value, BaseException):
-        return {"__exception__": f"{type(value).__name__}: {value}"}
+        return {"__exception__": [type(value).__module__, type(value).__name__, str(value)]}
     if hasattr(value, "_asdict"):
         return _encode(value._asdict())
     if isinstance(value, Mapping):
@@ -302,6 +302,19 @@ def _encode(value: Any) -> Any:
     return os.fspath(value) if isinstance(value, os.PathLike) else repr(value)
 
 
+def _exception(module: str, name: str, text: str) -> BaseException:
+    """A builtin exception as itself; any other as a RuntimeError naming its class."""
+    import builtins
+
+    cls = getattr(builtins, name, None) if module == "builtins" else None
+    if isinstance(cls, type) and issubclass(cls, Exception):
+        try:
+            return cls(text)
+        except TypeError:  # a builtin exception with other arguments (UnicodeDecodeError)
+            pass
+    return RuntimeError(f"{module}.{name}: {text}")
+
+
 def _restore(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_restore(item) for item in value)
@@ -309,6 +322,6 @@ def _restore(value: Any) -> Any:
         if "__problem__" in value:
             return Problem(**_restore(value["__problem__"]))
         if "__exception__" in value:
-            return RuntimeError(value["__exception__"])
+            return _exception(*value["__exception__"])
         return {key: _restore(item) for key, item in value.items()}
     return value
