@@ -55,10 +55,12 @@ def runtime_env(
     The files are copied, each checked against its pinned SHA-256, into a directory that holds
     nothing else (named by their digest, under ``staging_dir``, default
     ``$TMPDIR/kerascope-ship``), and its top-level modules and packages are listed in
-    ``py_modules``. Ray zips and uploads each entry to the cluster, and workers put it on their
-    ``PYTHONPATH``. Files of trusted installed packages are not shipped: workers need the same
-    versions installed (add ``pip`` to ``base``). A bundled model (``ref.bundle_digest``) ships
-    nothing: its code travels in the model file.
+    ``py_modules``. Pass it to ``ray.init(runtime_env=...)`` (or ``ray job submit
+    --runtime-env-json``): Ray zips and uploads local entries for a job's ``runtime_env`` only,
+    and every worker of the job puts them on its ``PYTHONPATH``. Files of trusted installed
+    packages are not shipped: workers need the same versions installed (add ``pip`` to
+    ``base``). A bundled model (``ref.bundle_digest``) ships nothing: its code travels in the
+    model file. The model file itself is not shipped either: workers read it at ``ref.path``.
 
     Args:
         ref: The model reference.
@@ -170,14 +172,18 @@ def predict(
     output: str = "prediction",
     batch_size: int = 1024,
     actors: int = 2,
+    keep_columns: bool = True,
     **map_batches: Any,
 ) -> Any:
     """``dataset`` with the model's predictions added, by ``actors`` Ray actors.
 
-    The same as ``dataset.map_batches(Predict, ...)`` with a fixed pool of actors and the
-    ref's :func:`runtime_env` (merged into ``map_batches["runtime_env"]`` if given). Lazy, as
-    Ray Data is: consume it inside :func:`unwrap_errors` to get a worker's kerascope error as
-    such.
+    The same as ``dataset.map_batches(Predict, ...)`` with a fixed pool of ``actors`` actors
+    (one CPU each), in batches of ``batch_size`` rows, in ``numpy`` format; other keyword
+    arguments go to ``map_batches``. The job must ship the ref's code: start it with
+    ``ray.init(runtime_env=runtime_env(ref))`` (Ray uploads local files only for a job's
+    ``runtime_env``, not a task's), unless every worker shares the driver's file system. Lazy,
+    as Ray Data is: consume it inside :func:`unwrap_errors` to get a worker's kerascope error
+    as such.
 
     Example:
         >>> out = kerascope.ray.predict(dataset, ref, column="features")  # doctest: +SKIP
@@ -190,7 +196,12 @@ def predict(
     return dataset.map_batches(
         Predict,
         fn_constructor_args=(ref,),
-        fn_constructor_kwargs={"column": column, "output": output, "batch_size": batch_size},
+        fn_constructor_kwargs={
+            "column": column,
+            "output": output,
+            "batch_size": batch_size,
+            "keep_columns": keep_columns,
+        },
         batch_size=batch_size,
         compute=ray.data.ActorPoolStrategy(size=actors),
         **options,
