@@ -14,7 +14,7 @@ raises, so ``import kerascope.ray`` stays light and ``import kerascope`` never l
   a remote traceback, back into the same kerascope error, with every problem listed.
 
 Example:
-    >>> import kerascope, kerascope.ray, ray
+    >>> import kerascope, kerascope.ray, ray  # doctest: +SKIP
     >>> ref = kerascope.ModelRef("model.keras", sources=["layers/"])  # doctest: +SKIP
     >>> predictions = kerascope.ray.predict(  # doctest: +SKIP
     ...     ray.data.from_numpy(features), ref, column="data", actors=2
