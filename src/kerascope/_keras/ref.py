@@ -19,8 +19,9 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
+from kerascope._common.files import file_identity
 from kerascope._common.record import TYPE_CHECKING
-from kerascope._resolving.drift import _configured_backend, _installed_version, version_notes
+from kerascope._resolving.drift import keras_here, version_notes
 from kerascope._resolving.pins import (
     IMPORTED_ORIGINS,
     PinnedFile,
@@ -29,7 +30,7 @@ from kerascope._resolving.pins import (
     model_digest,
     pin,
 )
-from kerascope._resolving.plan import Plan, Resolution, make_plan
+from kerascope._resolving.plan import Plan, Resolution, lambda_switch, make_plan
 from kerascope._resolving.resolve import relative
 from kerascope._resolving.sources import SourceIndex, index_sources
 from kerascope.errors import Problem, UnresolvedObjectsError
@@ -68,6 +69,9 @@ class ModelRef:
     Attributes:
         path: The model file, absolute.
         model_sha256: Its digest when planned; a worker refuses a different file.
+        model_identity: Its device, inode, size and change times when planned: a process that
+            sees the very same file unchanged (same machine, or a shared file system that
+            reports the same identity) skips hashing it again.
         files: The pinned files (:class:`~kerascope._resolving.pins.PinnedFile`).
         trust: The trust policy the plan was made with.
         compile: The compile mode asked for (``plan.compile`` is the decision).
@@ -105,6 +109,7 @@ class ModelRef:
     ) -> None:
         absolute = os.path.abspath(os.fspath(path))
         trust = tuple(trust)
+        safe_mode, allow = lambda_switch(safe_mode, allow)
         if isinstance(sources, (str, os.PathLike)):
             sources = [sources]
         plan = make_plan(
@@ -123,7 +128,9 @@ class ModelRef:
         inspection = plan.inspection
         manifest = inspection.manifest
         self.path: str = absolute
+        identity = file_identity(absolute)
         self.model_sha256: str = model_digest(absolute)
+        self.model_identity = identity if file_identity(absolute) == identity else None
         self.files: tuple[PinnedFile, ...] = pin(plan, index)
         self.trust: tuple[str, ...] = trust
         self.compile: CompileMode = compile
@@ -131,7 +138,7 @@ class ModelRef:
             manifest.keras_version if manifest and manifest.keras_version else None
         ) or inspection.keras_version
         self.backend: str | None = (manifest.backend if manifest else None) or inspection.backend
-        self.planned_with: tuple[str | None, str] = _keras_here()
+        self.planned_with: tuple[str | None, str] = keras_here()
         self.bundle_digest: str | None = None
         self.plan: Plan = plan
         self._planned_notes = tuple(version_notes(manifest))
@@ -196,7 +203,7 @@ class ModelRef:
                     "make the model file readable at the same path on every worker",
                 )
             )
-        else:
+        elif self.model_identity is None or file_identity(self.path) != self.model_identity:
             digest = model_digest(self.path)
             if digest != self.model_sha256:
                 problems.append(
@@ -226,7 +233,7 @@ class ModelRef:
                 resolutions.append(planned._replace(file=found[0]))
         notes = [note for note in self.plan.notes if note not in self._planned_notes]
         notes += version_notes(self.plan.inspection.manifest)
-        here = _keras_here()
+        here = keras_here()
         if here != self.planned_with:
             notes.append(
                 f"the ModelRef was planned with Keras {self.planned_with[0]} "
@@ -332,11 +339,6 @@ def _from_index(resolution: Resolution, index: SourceIndex) -> Resolution:
         fix=f"name the code that defines '{obj.class_name}' in sources=[...]",
     )
     return resolution._replace(origin="missing", problem=problem)
-
-
-def _keras_here() -> tuple[str | None, str]:
-    """The installed Keras version and the configured backend, read without importing Keras."""
-    return _installed_version("keras"), _configured_backend()
 
 
 def _token(ref: ModelRef) -> str:

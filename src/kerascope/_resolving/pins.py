@@ -22,8 +22,8 @@ from kerascope._common.pythonpath import find_spots
 from kerascope._common.record import TYPE_CHECKING, Record
 from kerascope.errors import Problem
 
-from .import_graph import _longest_known
-from .sources import SourceIndex, _parse
+from .source_parse import parse_source
+from .sources import SourceIndex
 
 if TYPE_CHECKING:
     from .plan import Plan
@@ -124,7 +124,7 @@ def local_imports(index: SourceIndex, modules: Sequence[str]) -> dict[str, str]:
     Example:
         >>> from kerascope._resolving.sources import index_sources
         >>> needed = local_imports(index_sources(["kerascope"]), ["kerascope._resolving.pins"])
-        >>> needed["kerascope._resolving.import_graph"], needed["kerascope"]
+        >>> needed["kerascope._resolving.source_parse"], needed["kerascope"]
         ('imported by kerascope._resolving.pins', 'package of kerascope._resolving.pins')
     """
     known = index.modules
@@ -154,7 +154,7 @@ def _parents(module: str) -> list[str]:
 def _all_imports(module: str, known: dict[str, str]) -> set[str]:
     """The indexed modules that ``module`` imports anywhere in its file."""
     path = known[module]
-    tree = _parse(path)
+    tree = parse_source(path, module)
     if not isinstance(tree, ast.Module):
         return set()
     is_package = os.path.basename(path) == "__init__.py"
@@ -178,6 +178,13 @@ def _all_imports(module: str, known: dict[str, str]) -> set[str]:
     targets.discard("")
     targets.discard(module)
     return targets
+
+
+def _longest_known(name: str, known: dict[str, str]) -> str:
+    """``name`` or its longest parent that is indexed (``import a.b`` runs ``a``); else ""."""
+    while name and name not in known:
+        name = name.rpartition(".")[0]
+    return name
 
 
 def _root_of(path: str, module: str) -> str:
