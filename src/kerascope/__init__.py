@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from ._audit.scan import ScanReport, scan
     from ._keras.load import load_model
     from ._keras.migrate import Migration, migrate
+    from ._keras.ref import ModelRef, worker_initializer, worker_model
     from ._keras.registration import register
     from ._keras.save import save_model
     from ._keras.verify import BackendsReport, VerifyReport, verify
@@ -60,6 +61,7 @@ __all__ = [
     "LintError",
     "Migration",
     "ModelFileError",
+    "ModelRef",
     "Plan",
     "Problem",
     "Reference",
@@ -81,6 +83,8 @@ __all__ = [
     "scan",
     "untrusted",
     "verify",
+    "worker_initializer",
+    "worker_model",
 ]
 
 __version__ = "0.1.0"
@@ -96,6 +100,9 @@ _LAZY = {
     "Registry": "._resolving.registry",
     "register": "._keras.registration",
     "load_model": "._keras.load",
+    "ModelRef": "._keras.ref",
+    "worker_initializer": "._keras.ref",
+    "worker_model": "._keras.ref",
     "save_model": "._keras.save",
     "migrate": "._keras.migrate",
     "Migration": "._keras.migrate",

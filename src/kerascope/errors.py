@@ -88,6 +88,18 @@ class KerascopeError(Exception):
 
     exit_code: int = EXIT_ERROR
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle without calling ``__init__`` again, so that an error raised in another process
+        (a process pool, a Ray worker) arrives as the same class with the same attributes.
+
+        Example:
+            >>> import pickle
+            >>> error = pickle.loads(pickle.dumps(ModelFileError("m.keras", "is empty")))
+            >>> type(error).__name__, error.path, str(error)
+            ('ModelFileError', 'm.keras', 'm.keras: is empty')
+        """
+        return (_rebuild, (type(self), self.args), self.__dict__)
+
 
 class ModelFileError(KerascopeError, ValueError):
     """The path is not a readable Keras model file; the message says what it is instead.
@@ -295,6 +307,11 @@ class LintError(KerascopeError, ValueError):
             lines.append(f"- {finding.code}: {finding.message}")
             lines.append(f"    fix: {finding.fix}")
         super().__init__("\n".join(lines))
+
+
+def _rebuild(cls: type[KerascopeError], args: tuple[Any, ...]) -> KerascopeError:
+    """An error of class ``cls`` with ``args``, without running its ``__init__`` (unpickling)."""
+    return cls.__new__(cls, *args)
 
 
 def _essence(error: BaseException) -> str:

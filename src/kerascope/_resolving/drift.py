@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from .resolve import Resolution
 
-__all__ = ["drift", "version_notes"]
+__all__ = ["drift", "keras_here", "version_notes"]
 
 
 def drift(manifest: Manifest | None, resolutions: Sequence[Resolution]) -> list[tuple[str, str]]:
@@ -71,6 +71,17 @@ def version_notes(manifest: Manifest | None, neutrality: str = "") -> list[str]:
                     f"{entry.distribution_version}; {version} is installed"
                 )
     return list(dict.fromkeys(notes))
+
+
+def keras_here() -> tuple[str | None, str]:
+    """The installed Keras version and the backend Keras will use here, without importing it.
+
+    Example:
+        >>> version, backend = keras_here()
+        >>> isinstance(backend, str)
+        True
+    """
+    return _installed_version("keras"), active_backend()
 
 
 def _installed_version(distribution: str) -> str | None:
