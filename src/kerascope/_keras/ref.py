@@ -124,13 +124,15 @@ class ModelRef:
         index = index_sources(sources)
         plan = _without_registry(plan, index)
         if plan.problems:
-            raise UnresolvedObjectsError(plan.inspection.path, plan.problems)
+            raise UnresolvedObjectsError(plan.inspection.path, plan.problems, plan.notes)
         inspection = plan.inspection
         manifest = inspection.manifest
         self.path: str = absolute
         identity = file_identity(absolute)
         self.model_sha256: str = model_digest(absolute)
-        self.model_identity = identity if file_identity(absolute) == identity else None
+        self.model_identity: tuple[object, ...] | None = (
+            identity if file_identity(absolute) == identity else None
+        )
         self.files: tuple[PinnedFile, ...] = pin(plan, index)
         self.trust: tuple[str, ...] = trust
         self.compile: CompileMode = compile
