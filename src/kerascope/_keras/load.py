@@ -34,7 +34,7 @@ from .runtime import (
 )
 from .smoke import SmokeError, smoke_check
 
-__all__ = ["load_model", "load_with_plan"]
+__all__ = ["load_model", "load_with_plan", "on_sys_path"]
 
 _IMPORTED_ORIGINS = frozenset({"source", "module", "package", "entry-point", "manifest"})
 
@@ -130,7 +130,7 @@ def load_with_plan(
     import_keras()  # before the sources, which import it too: its native log lines are held
     # Source roots stay on sys.path while Keras builds the model: from_config and build may
     # import sibling modules of the sources.
-    with _on_sys_path(list(dict.fromkeys(r.root for r in needed if r.root))):
+    with on_sys_path(list(dict.fromkeys(r.root for r in needed if r.root))):
         objects = _import_objects(needed)
         for alias, canonical in plan.compile_fixes.items():
             objects[alias] = builtin_loss(canonical)
@@ -192,7 +192,14 @@ def _import(module_name: str, root: str | None) -> Any:
 
 
 @contextmanager
-def _on_sys_path(roots: Sequence[str]) -> Iterator[None]:
+def on_sys_path(roots: Sequence[str]) -> Iterator[None]:
+    """Put ``roots`` at the front of ``sys.path`` while the block runs (those not there yet).
+
+    Example:
+        >>> with on_sys_path(["/nowhere"]):
+        ...     sys.path[0]
+        '/nowhere'
+    """
     added = [root for root in roots if root not in sys.path]
     sys.path[:0] = added
     try:

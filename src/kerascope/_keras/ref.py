@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 
 from kerascope._common.files import file_identity
 from kerascope._common.record import TYPE_CHECKING
@@ -35,7 +33,7 @@ from kerascope._resolving.resolve import relative
 from kerascope._resolving.sources import SourceIndex, index_sources
 from kerascope.errors import Problem, UnresolvedObjectsError
 
-from .load import load_with_plan
+from .load import load_with_plan, on_sys_path
 
 if TYPE_CHECKING:
     from typing import Any
@@ -175,7 +173,7 @@ class ModelRef:
         placement, problems = self._check_here()
         if problems:
             raise UnresolvedObjectsError(self.path, problems)
-        with _front_of_sys_path(placement.roots):
+        with on_sys_path(placement.roots):
             return load_with_plan(self._local_plan(placement))
 
     def model(self) -> Any:
@@ -351,15 +349,3 @@ def _token(ref: ModelRef) -> str:
         digest.update(f"{item.module}\0{item.sha256}\n".encode())
     digest.update(repr(ref.plan.compile).encode())
     return digest.hexdigest()
-
-
-@contextmanager
-def _front_of_sys_path(roots: Sequence[str]) -> Iterator[None]:
-    added = [root for root in roots if root not in sys.path]
-    sys.path[:0] = added
-    try:
-        yield
-    finally:
-        for root in added:
-            if root in sys.path:
-                sys.path.remove(root)
