@@ -13,8 +13,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 from kerascope._common.record import TYPE_CHECKING
 from kerascope.errors import (
@@ -22,19 +21,21 @@ from kerascope.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_OUTPUT_CLOSED,
-    EXIT_SCAN_HIGH,
-    EXIT_SCAN_REVIEW,
     EXIT_UNRESOLVED,
     EXIT_VERIFY_FAILED,
     KerascopeError,
 )
 
-if TYPE_CHECKING:
-    from typing import Any
+from .arguments import compile_mode, lambda_flags, progress
+from .arguments import plan as plan_from
 
+if TYPE_CHECKING:
     from kerascope._resolving.plan import Plan
 
-__all__ = ["main"]
+__all__ = ["main", "subcommand"]
+
+# Commands that live in a module of their own (``cmd_<name>.py`` with a ``register`` function).
+_COMMAND_MODULES = ("cmd_migrate", "cmd_scan")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,18 +84,16 @@ def _discard_stdout() -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    import importlib
+
     from kerascope import __version__
 
-    from .exit_codes import epilog
+    from .arguments import PATH_HELP, add_plan_options, footer
 
-    footer: dict[str, Any] = {
-        "epilog": epilog(),
-        "formatter_class": argparse.RawDescriptionHelpFormatter,
-    }
     parser = argparse.ArgumentParser(
         prog="kerascope",
         description="Inspect and load Keras models whose custom objects live in other files.",
-        **footer,
+        **footer(),
     )
     parser.add_argument("--version", action="version", version=f"kerascope {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
@@ -102,9 +101,9 @@ def _parser() -> argparse.ArgumentParser:
         "inspect",
         help="list every object a model file references, without running anything",
         description="Read a .keras or .h5 model file as data and list the objects it needs.",
-        **footer,
+        **footer(),
     )
-    inspect.add_argument("path", help="a .keras file, an unzipped .keras directory or a .h5 file")
+    inspect.add_argument("path", help=PATH_HELP)
     inspect.add_argument("--json", action="store_true", help="print a JSON document instead")
     inspect.set_defaults(run=_run_inspect)
     for name, run, summary in (
@@ -116,18 +115,9 @@ def _parser() -> argparse.ArgumentParser:
             "load here and in a fresh process, from another directory, and compare outputs "
             "and weights",
         ),
-        (
-            "migrate",
-            _run_migrate,
-            "rewrite a Keras 2 .h5/.keras as a Keras 3 .keras, with parity against tf-keras",
-        ),
     ):
-        command = commands.add_parser(name, help=summary, description=summary, **footer)
-        command.add_argument(
-            "path", help="a .keras file, an unzipped .keras directory or a .h5 file"
-        )
-        if name == "migrate":
-            command.add_argument("target", help="the Keras 3 .keras file to write")
+        command = commands.add_parser(name, help=summary, description=summary, **footer())
+        command.add_argument("path", help=PATH_HELP)
         if name == "load":
             command.add_argument(
                 "--smoke",
@@ -135,49 +125,7 @@ def _parser() -> argparse.ArgumentParser:
                 help="run one tiny prediction (and evaluation step) before reporting success "
                 "(always done for Keras 2 files)",
             )
-        command.add_argument(
-            "--from",
-            dest="sources",
-            action="append",
-            default=[],
-            metavar="SOURCE",
-            help="a .py file, directory or module defining custom objects (repeatable)",
-        )
-        command.add_argument(
-            "--trust",
-            action="append",
-            default=[],
-            metavar="NAME",
-            help="a package or distribution whose modules the file may name (repeatable)",
-        )
-        command.add_argument(
-            "--unsafe",
-            action="store_true",
-            help="safe_mode=False: run the Python bytecode of Lambda layers while the model "
-            "loads (only for a file you trust)",
-        )
-        command.add_argument(
-            "--allow",
-            action="append",
-            default=[],
-            metavar="KIND",
-            help="accept one other kind of audit finding instead of refusing, e.g. url "
-            "(repeatable; --allow lambda is a deprecated alias of --unsafe)",
-        )
-        command.add_argument(
-            "--compile",
-            choices=("auto", "yes", "no"),
-            default="auto",
-            help="auto: compile when the training objects are available (default); yes: "
-            "require them; no: load for inference and never import them",
-        )
-        if name != "verify":
-            command.add_argument(
-                "--strict",
-                action="store_true",
-                help="refuse, instead of warning, when a defining file differs from the one "
-                "the file's manifest recorded",
-            )
+        add_plan_options(command, strict=name != "verify")
         if name == "check":
             command.add_argument("--json", action="store_true", help="print a JSON document")
         if name == "verify":
@@ -190,15 +138,8 @@ def _parser() -> argparse.ArgumentParser:
                 "one fresh process each, and compare with the saving backend's outputs",
             )
         command.set_defaults(run=run)
-    scan = commands.add_parser(
-        "scan",
-        help="audit a model file for code, outside files and bombs; import nothing",
-        description="Report every dangerous thing in a model file, before anything loads it.",
-        **footer,
-    )
-    scan.add_argument("path", help="a .keras file, an unzipped .keras directory or a .h5 file")
-    scan.add_argument("--json", action="store_true", help="print a JSON document instead")
-    scan.set_defaults(run=_run_scan)
+    for module in _COMMAND_MODULES:
+        importlib.import_module(f"{__package__}.{module}").register(commands)
     return parser
 
 
@@ -213,55 +154,6 @@ def _run_inspect(arguments: argparse.Namespace) -> int:
 
         print(render_inspection(inspection))
     return EXIT_OK
-
-
-def _lambda_flags(arguments: argparse.Namespace) -> tuple[bool, list[str]]:
-    """(safe_mode, other kinds to allow): --allow lambda is the deprecated spelling of --unsafe."""
-    allow = list(dict.fromkeys(arguments.allow))
-    unsafe = bool(arguments.unsafe)
-    if "lambda" in allow:
-        print("kerascope: warning: --allow lambda is deprecated: use --unsafe", file=sys.stderr)
-        allow.remove("lambda")
-        unsafe = True
-    return not unsafe, allow
-
-
-def _plan_arguments(arguments: argparse.Namespace) -> dict[str, object]:
-    safe_mode, allow = _lambda_flags(arguments)
-    return {
-        "sources": arguments.sources,
-        "trust": arguments.trust,
-        "compile": _compile_mode(arguments),
-        "safe_mode": safe_mode,
-        "allow": allow,
-        "strict": arguments.strict,
-    }
-
-
-def _compile_mode(arguments: argparse.Namespace) -> object:
-    return {"auto": "auto", "yes": True, "no": False}[arguments.compile]
-
-
-def _plan(arguments: argparse.Namespace) -> Plan:
-    from kerascope._resolving.plan import check
-
-    with _progress():
-        return check(arguments.path, **_plan_arguments(arguments))  # type: ignore[arg-type]
-
-
-@contextmanager
-def _progress() -> Iterator[None]:
-    """Draw the progress of long source indexing on the terminal while the block runs."""
-    from kerascope._resolving.source_files import reporting
-
-    from .progress import TerminalProgress
-
-    progress = TerminalProgress()
-    try:
-        with reporting(progress):
-            yield
-    finally:
-        progress.close()
 
 
 def subcommand(name: str) -> argparse.ArgumentParser:
@@ -287,7 +179,7 @@ def _load_command(plan: Plan, arguments: argparse.Namespace) -> str | None:
 
 
 def _run_check(arguments: argparse.Namespace) -> int:
-    plan = _plan(arguments)
+    plan = plan_from(arguments)
     command = _load_command(plan, arguments)
     if arguments.json:
         from .plan_json import plan_document
@@ -309,7 +201,7 @@ def _run_load(arguments: argparse.Namespace) -> int:
 
     from .render import render_plan, render_summary
 
-    plan = _plan(arguments)
+    plan = plan_from(arguments)
     print(render_plan(plan, loading=True, command=_load_command(plan, arguments)))
     if not plan.ok:  # the report above lists every problem: the error would repeat them
         return EXIT_UNRESOLVED
@@ -321,58 +213,17 @@ def _run_load(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run_migrate(arguments: argparse.Namespace) -> int:
-    from kerascope._keras.migrate import migrate
-
-    safe_mode, _ = _lambda_flags(arguments)
-    result = migrate(
-        arguments.path,
-        arguments.target,
-        sources=arguments.sources,
-        trust=arguments.trust,
-        safe_mode=safe_mode,
-    )
-    print(f"{result.source} -> {result.target}")
-    for rule in result.rules:
-        print(f"  applied: {rule}")
-    if result.reference is None:
-        print(f"parity: {result.note}")
-    else:
-        print(f"parity against {result.reference} (fresh processes): largest difference "
-              f"{result.max_abs_diff:.3g}")  # fmt: skip
-    return EXIT_OK
-
-
-def _run_scan(arguments: argparse.Namespace) -> int:
-    from kerascope._audit.scan import scan
-
-    report = scan(arguments.path)
-    if arguments.json:
-        print(json.dumps(report.to_dict(), indent=2))
-    else:
-        from .render import render_scan
-
-        print(render_scan(report))
-    return {
-        "none": EXIT_OK,
-        "info": EXIT_OK,
-        "low": EXIT_SCAN_REVIEW,
-        "medium": EXIT_SCAN_REVIEW,
-        "high": EXIT_SCAN_HIGH,
-    }[report.highest]
-
-
 def _run_verify(arguments: argparse.Namespace) -> int:
     from kerascope._keras.verify import VerifyReport, verify
 
-    safe_mode, allow = _lambda_flags(arguments)
+    safe_mode, allow = lambda_flags(arguments)
     if not safe_mode:
         allow.append("lambda")  # verify() predates safe_mode: its child process maps it back
     backends = [b.strip() for b in ",".join(arguments.backend).split(",") if b.strip()]
     if backends:
         from kerascope._keras.verify_backends import verify_backends
 
-        with _progress():
+        with progress():
             on_backends = verify_backends(
                 arguments.path,
                 backends,
@@ -382,13 +233,13 @@ def _run_verify(arguments: argparse.Namespace) -> int:
             )
         print(on_backends.describe())
         return EXIT_OK if on_backends.ok else EXIT_VERIFY_FAILED
-    with _progress():
+    with progress():
         report = verify(
             arguments.path,
             sources=arguments.sources,
             trust=arguments.trust,
             allow=allow,
-            compile=_compile_mode(arguments),  # type: ignore[arg-type]
+            compile=compile_mode(arguments),  # type: ignore[arg-type]
         )
     assert isinstance(report, VerifyReport)  # without backends=, verify returns one
     if report.problems:  # the fresh process's reasons, with fixes as options

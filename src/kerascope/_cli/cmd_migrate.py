@@ -1,0 +1,57 @@
+"""``kerascope migrate OLD NEW.keras``: a Keras 2 file rewritten as Keras 3, parity proven."""
+
+from __future__ import annotations
+
+import argparse
+
+from kerascope.errors import EXIT_OK
+
+from .arguments import PATH_HELP, add_plan_options, footer, lambda_flags
+
+__all__ = ["register"]
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``migrate`` to the ``kerascope`` parser.
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> register(parser.add_subparsers())
+        >>> parser.parse_args(["migrate", "old.h5", "new.keras"]).target
+        'new.keras'
+    """
+    summary = "rewrite a Keras 2 .h5/.keras as a Keras 3 .keras, with parity against tf-keras"
+    command = commands.add_parser("migrate", help=summary, description=summary, **footer())
+    command.add_argument("path", help=PATH_HELP)
+    command.add_argument("target", help="the Keras 3 .keras file to write")
+    add_plan_options(command)
+    command.set_defaults(run=run)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    """Migrate, then print the rules applied and the parity found.
+
+    Example:
+        >>> from kerascope._cli.commands import main
+        >>> main(["migrate", "old.h5", "new.keras", "--from", "layers.py"])  # doctest: +SKIP
+        0
+    """
+    from kerascope._keras.migrate import migrate
+
+    safe_mode, _ = lambda_flags(arguments)
+    result = migrate(
+        arguments.path,
+        arguments.target,
+        sources=arguments.sources,
+        trust=arguments.trust,
+        safe_mode=safe_mode,
+    )
+    print(f"{result.source} -> {result.target}")
+    for rule in result.rules:
+        print(f"  applied: {rule}")
+    if result.reference is None:
+        print(f"parity: {result.note}")
+    else:
+        print(f"parity against {result.reference} (fresh processes): largest difference "
+              f"{result.max_abs_diff:.3g}")  # fmt: skip
+    return EXIT_OK
