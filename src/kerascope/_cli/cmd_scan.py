@@ -1,15 +1,38 @@
-"""``kerascope scan PATH``: every dangerous thing in a model file, before anything loads it."""
+"""``kerascope scan PATH...``: every dangerous thing in model files, before anything loads them.
+
+One path that is a model prints that model's report (``--json``: schema version 1, as always).
+Directories and several paths are a store: every model under them is found by content and
+scanned in a pool of worker processes, the reports print as they come (in order), then a
+summary table (``--json``: schema version 2, docs/scan-store-json.md). ``--sarif`` writes SARIF
+2.1.0 for CI tools either way.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 
-from kerascope.errors import EXIT_OK, EXIT_SCAN_HIGH, EXIT_SCAN_REVIEW
+from kerascope._common.record import TYPE_CHECKING
+from kerascope.errors import (
+    EXIT_BAD_FILE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SCAN_HIGH,
+    EXIT_SCAN_REVIEW,
+    EXIT_USAGE,
+)
 
-from .arguments import PATH_HELP, footer
+from .arguments import footer
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from kerascope._audit.scan import ScanReport
+    from kerascope._audit.store import StoreReport
+    from kerascope._audit.store_walk import StoreFiles
+
+__all__ = ["register", "scan_exit_code"]
+
+_SEVERITIES = ("info", "low", "medium", "high")
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,36 +46,162 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     """
     scan = commands.add_parser(
         "scan",
-        help="audit a model file for code, outside files and bombs; import nothing",
-        description="Report every dangerous thing in a model file, before anything loads it.",
+        help="audit model files or a whole store for code, outside files and bombs",
+        description="Report every dangerous thing in model files, before anything loads them. "
+        "Directories are walked recursively; models are recognised by content.",
         **footer(),
     )
-    scan.add_argument("path", help=PATH_HELP)
+    scan.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="a .keras file, an unzipped .keras directory, a .h5 file, or a directory to walk",
+    )
     scan.add_argument("--json", action="store_true", help="print a JSON document instead")
+    scan.add_argument(
+        "--sarif", metavar="FILE", help="write a SARIF 2.1.0 log to FILE ('-': stdout)"
+    )
+    scan.add_argument(
+        "--jobs",
+        "-j",
+        type=_positive,
+        metavar="N",
+        help="worker processes (default: the cores; 1 scans in this process)",
+    )
+    scan.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="leave out paths matching GLOB, relative to the PATH they are under, or by name "
+        "(repeatable)",
+    )
+    scan.add_argument(
+        "--fail-on",
+        choices=_SEVERITIES,
+        default="low",
+        metavar="SEVERITY",
+        help="exit non-zero when a finding is at or above SEVERITY: info, low (the default), "
+        "medium or high",
+    )
     scan.set_defaults(run=run)
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
 def run(arguments: argparse.Namespace) -> int:
-    """Scan, print the report, and exit with the code of the worst finding.
+    """Scan, print the reports and the summary, and exit with the code of the worst finding.
 
     Example:
         >>> from kerascope._cli.commands import main
-        >>> main(["scan", "model.keras"])  # doctest: +SKIP
+        >>> main(["scan", "models/", "--fail-on", "high"])  # doctest: +SKIP
+        8
+    """
+    from kerascope._audit.store import scan_store_files, store_report
+    from kerascope._audit.store_walk import find_store_files
+
+    from .progress import TerminalProgress
+
+    if arguments.json and arguments.sarif == "-":
+        print("kerascope: error: --json and --sarif - both write to stdout", file=sys.stderr)
+        return EXIT_USAGE
+    files = find_store_files(arguments.paths, arguments.exclude)
+    single = _is_single_model(arguments.paths, files)
+    text = not arguments.json and arguments.sarif != "-"
+    progress = TerminalProgress()
+    total = len([target for target in files.targets if target.format != "saved-model"])
+    reports: list[ScanReport] = []
+    interrupted = False
+    try:
+        for report in scan_store_files(
+            files,
+            jobs=arguments.jobs,
+            on_done=lambda done: progress.update(f"scanning: {done} of {total} models"),
+        ):
+            reports.append(report)
+            if text and (single or report.findings):
+                progress.close()
+                _print_report(report)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        progress.close()
+    store = store_report(files, reports, interrupted=interrupted)
+    _print_results(arguments, store, single=single)
+    if interrupted:
+        print("kerascope: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return scan_exit_code(store, arguments.fail_on)
+
+
+def _is_single_model(paths: list[str], files: StoreFiles) -> bool:
+    """One path that is itself a model: the report (and JSON) of one file, as before stores."""
+    return (
+        len(paths) == 1
+        and len(files.targets) == 1
+        and files.targets[0].path == paths[0]
+        and files.targets[0].format != "saved-model"
+    )
+
+
+def _print_report(report: ScanReport) -> None:
+    from .render import render_scan
+
+    print(render_scan(report), flush=True)
+
+
+def _print_results(arguments: argparse.Namespace, store: StoreReport, *, single: bool) -> None:
+    for error in store.errors:
+        print(f"kerascope: error: {error.path}: {error.problem}", file=sys.stderr)
+    if arguments.sarif is not None:
+        _write_sarif(store, arguments.sarif)
+    if arguments.json:
+        document = store.reports[0].to_dict() if single and store.reports else store.to_dict()
+        print(json.dumps(document, indent=2))
+    elif arguments.sarif != "-" and not single:
+        from .render_store import render_store_summary
+
+        print(render_store_summary(store))
+
+
+def _write_sarif(store: StoreReport, destination: str) -> None:
+    from kerascope import __version__
+    from kerascope._audit.sarif import sarif_document
+
+    text = json.dumps(sarif_document(store, version=__version__), indent=2) + "\n"
+    if destination == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        with open(destination, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        print(
+            f"kerascope: error: cannot write the SARIF log to {destination}: {error.strerror}",
+            file=sys.stderr,
+        )
+
+
+def scan_exit_code(store: StoreReport, fail_on: str = "low") -> int:
+    """The exit code of a scan: the worst finding at or above ``fail_on`` decides.
+
+    ``high`` gives 8 and any lower severity 7; no finding at or above ``fail_on`` gives 0, or 3
+    when a path named on the command line is missing or not a model.
+
+    Example:
+        >>> from kerascope._audit.store import StoreReport
+        >>> scan_exit_code(StoreReport(()), "info")
         0
     """
-    from kerascope._audit.scan import scan
-
-    report = scan(arguments.path)
-    if arguments.json:
-        print(json.dumps(report.to_dict(), indent=2))
-    else:
-        from .render import render_scan
-
-        print(render_scan(report))
-    return {
-        "none": EXIT_OK,
-        "info": EXIT_OK,
-        "low": EXIT_SCAN_REVIEW,
-        "medium": EXIT_SCAN_REVIEW,
-        "high": EXIT_SCAN_HIGH,
-    }[report.highest]
+    highest = store.highest
+    if highest != "none" and _SEVERITIES.index(highest) >= _SEVERITIES.index(fail_on):
+        return EXIT_SCAN_HIGH if highest == "high" else EXIT_SCAN_REVIEW
+    return EXIT_BAD_FILE if store.errors else EXIT_OK

@@ -8,10 +8,13 @@ if it takes too long. The caller never imports h5py or numpy.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
+import traceback
 
 from kerascope._common.files import file_identity
 from kerascope._common.record import TYPE_CHECKING
@@ -22,7 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-__all__ = ["TIMEOUT_SECONDS", "audit_h5_isolated", "read_h5_root_isolated"]
+__all__ = ["TIMEOUT_SECONDS", "audit_h5_isolated", "read_h5_root_isolated", "read_in_process"]
 
 # KERASCOPE_HDF5_TIMEOUT overrides it (seconds); reading a sound file takes well under one.
 TIMEOUT_SECONDS = float(os.environ.get("KERASCOPE_HDF5_TIMEOUT", "60"))
@@ -94,7 +97,26 @@ def _remembered(
     return answer
 
 
+_MODE = {"in_process": False}
+
+
+def read_in_process(enabled: bool = True) -> None:
+    """Answer HDF5 requests in this process from now on, instead of in a child per request
+    (``enabled=False``: in a child again).
+
+    Only for a process that its parent kills when it hangs and replaces when it dies: the time
+    limit and the crash isolation are then the parent's job. The answers are the child's, byte
+    for byte (the same JSON, the same error texts).
+
+    Example:
+        >>> read_in_process()  # doctest: +SKIP
+    """
+    _MODE["in_process"] = enabled
+
+
 def _ask(request: Mapping[str, object], timeout: float) -> dict[str, Any]:
+    if _MODE["in_process"]:
+        return _ask_here(request)
     try:
         result = subprocess.run(
             [sys.executable, "-I", "-c", _CHILD, _PACKAGE_PARENT, json.dumps(request)],
@@ -117,4 +139,18 @@ def _ask(request: Mapping[str, object], timeout: float) -> dict[str, Any]:
     except json.JSONDecodeError:
         last = (result.stderr.strip().splitlines() or ["no answer"])[-1]
         raise H5ReadError(f"the HDF5 reader failed: {last}") from None
+    return answer
+
+
+def _ask_here(request: Mapping[str, object]) -> dict[str, Any]:
+    from .hdf5 import serve_request
+
+    output = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(output):
+            serve_request(json.dumps(request))
+    except Exception as error:  # the child's last line of stderr (its traceback's) would be this
+        last = traceback.format_exception_only(error)[-1].strip()
+        raise H5ReadError(f"the HDF5 reader failed: {last}") from None
+    answer: dict[str, Any] = json.loads(output.getvalue())
     return answer
