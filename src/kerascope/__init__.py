@@ -38,6 +38,7 @@ from .errors import (
 
 if TYPE_CHECKING:
     from ._audit.scan import ScanReport, scan
+    from ._audit.store import StoreReport, scan_paths
     from ._keras.load import load_model
     from ._keras.migrate import Migration, migrate
     from ._keras.ref import ModelRef, worker_initializer, worker_model
@@ -71,6 +72,7 @@ __all__ = [
     "ScanReport",
     "SourceError",
     "SourceImportError",
+    "StoreReport",
     "UnresolvedObjectsError",
     "VerifyReport",
     "__version__",
@@ -81,6 +83,7 @@ __all__ = [
     "register",
     "save_model",
     "scan",
+    "scan_paths",
     "untrusted",
     "verify",
     "worker_initializer",
@@ -111,6 +114,8 @@ _LAZY = {
     "BackendsReport": "._keras.verify",
     "scan": "._audit.scan",
     "ScanReport": "._audit.scan",
+    "scan_paths": "._audit.store",
+    "StoreReport": "._audit.store",
 }
 
 

@@ -180,7 +180,8 @@ def scan_store_files(
         >>> [r.highest for r in scan_store_files(files, jobs=2)]  # doctest: +SKIP
         ['none', 'high']
     """
-    paths = [target.path for target in _audited(files.targets)]
+    targets = _audited(files.targets)
+    paths = [target.path for target in targets]
     jobs = default_jobs() if jobs is None else jobs
     if jobs <= 1 or len(paths) <= 1:  # one file: as a single scan, no worker to start
         for done, path in enumerate(paths, 1):
@@ -194,7 +195,10 @@ def scan_store_files(
     from .store_pool import scan_in_pool
 
     for outcome in scan_in_pool(paths, jobs, on_done):
-        if outcome.report is not None:
+        if outcome.report is not None and outcome.report.format is None:
+            # a file the pool gave up on: the walk knows what it is
+            yield outcome.report._replace(format=targets[outcome.position].format)
+        elif outcome.report is not None:
             yield outcome.report
         else:  # the file vanished or changed between the walk and the scan
             message = outcome.problem or "cannot be scanned"

@@ -44,6 +44,8 @@ _WORKER = (
 )
 # A file read again in isolation may start a few time-limited HDF5 children in a row.
 _ISOLATED_TIMEOUT_FACTOR = 3
+# A worker's own start (Python and kerascope's imports) is not counted against a file.
+_STARTUP_SECONDS = 60.0
 
 
 class ScanOutcome(Record):
@@ -103,7 +105,9 @@ class _Worker:
             start_new_session=True,
         )
         self.buffer = b""
+        self.ready = False
         self.task: tuple[int, bool] | None = None  # (index, isolated)
+        self.timeout = 0.0
         self.deadline = 0.0
 
     @property
@@ -114,8 +118,8 @@ class _Worker:
     def send(self, index: int, path: str, isolated: bool) -> None:
         assert self.process.stdin is not None
         self.task = (index, isolated)
-        factor = _ISOLATED_TIMEOUT_FACTOR if isolated else 1
-        self.deadline = time.monotonic() + TIMEOUT_SECONDS * factor
+        self.timeout = TIMEOUT_SECONDS * (_ISOLATED_TIMEOUT_FACTOR if isolated else 1)
+        self.deadline = time.monotonic() + self.timeout + (0 if self.ready else _STARTUP_SECONDS)
         line = json.dumps({"path": path, "isolated": isolated}) + "\n"
         self.process.stdin.write(line.encode())
         self.process.stdin.flush()
@@ -183,13 +187,17 @@ class _Pool:
         if not data:
             return self._give_up(worker, "crashed")
         worker.buffer += data
-        if b"\n" not in worker.buffer:
-            return None
-        line, worker.buffer = worker.buffer.split(b"\n", 1)
-        assert worker.task is not None
-        index = worker.task[0]
-        worker.task = None
-        return _outcome(index, self.paths[index], json.loads(line))
+        while b"\n" in worker.buffer:
+            line, worker.buffer = worker.buffer.split(b"\n", 1)
+            if not worker.ready:  # {"ready": true}: the file's time starts now
+                worker.ready = True
+                worker.deadline = time.monotonic() + worker.timeout
+                continue
+            assert worker.task is not None
+            index = worker.task[0]
+            worker.task = None
+            return _outcome(index, self.paths[index], json.loads(line))
+        return None
 
     def _give_up(self, worker: _Worker, what: str) -> ScanOutcome | None:
         """Replace a worker that hung or died; scan its file again in isolation, or report it."""
@@ -206,6 +214,8 @@ class _Pool:
             return None
         if what == "crashed" and returncode is not None and returncode < 0:
             what = f"crashed (signal {-returncode})"
+        elif what == "did not finish":
+            what = f"did not finish within {worker.timeout:g} s (KERASCOPE_HDF5_TIMEOUT times 3)"
         message = f"the scan of this file {what} in a worker process, even read in isolation"
         finding = Finding("high", "scan-failed", message, "do not load this file", "$")
         return ScanOutcome(index, ScanReport(self.paths[index], None, (finding,)))

@@ -106,6 +106,11 @@ class _Walk:
         if not os.path.exists(path):
             self.errors.append(PathProblem(path, "no such file or directory"))
             return
+        if not os.path.isdir(path) and not os.path.isfile(path):
+            self.errors.append(
+                PathProblem(path, "is not a regular file (a pipe, socket or device)")
+            )
+            return
         model_format = directory_format(path) if os.path.isdir(path) else file_format(path)
         if model_format is not None:
             self._add(path, model_format)

@@ -1,6 +1,7 @@
 """The worker side of the scan pool: scan the files its parent sends, one JSON line each.
 
-A worker is a fresh ``python -I`` process started by :mod:`.store_pool`. It reads requests
+A worker is a fresh ``python -I`` process started by :mod:`.store_pool`. Once its imports are
+done it says ``{"ready": true}``; then it reads requests
 (``{"path": ..., "isolated": false}``) from stdin and answers each with one line on its own copy
 of stdout: ``{"report": {...}}`` (the :class:`~kerascope._audit.scan.ScanReport`) or
 ``{"error": "..."}`` (the problem of a :class:`~kerascope.errors.ModelFileError`).
@@ -42,6 +43,10 @@ def serve() -> None:
 def _answer_requests(requests: TextIO, answers: TextIO) -> None:
     from kerascope._reading import hdf5_child
 
+    from . import scan  # noqa: F401  (imported before saying ready: not paid by the first file)
+
+    answers.write(json.dumps({"ready": True}) + "\n")
+    answers.flush()
     for line in requests:
         request = json.loads(line)
         hdf5_child.read_in_process(not request["isolated"])

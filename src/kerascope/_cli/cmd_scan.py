@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from kerascope._common.record import TYPE_CHECKING
@@ -113,8 +114,21 @@ def run(arguments: argparse.Namespace) -> int:
     if arguments.json and arguments.sarif == "-":
         print("kerascope: error: --json and --sarif - both write to stdout", file=sys.stderr)
         return EXIT_USAGE
+    if arguments.sarif not in (None, "-"):
+        try:  # fail before scanning, not after
+            open(arguments.sarif, "a", encoding="utf-8").close()
+        except OSError as cannot:
+            print(
+                f"kerascope: error: cannot write the SARIF log to {arguments.sarif}: "
+                f"{cannot.strerror}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
     files = find_store_files(arguments.paths, arguments.exclude)
+    for bad in files.errors:
+        print(f"kerascope: error: {bad.path}: {bad.problem}", file=sys.stderr)
     single = _is_single_model(arguments.paths, files)
+    store = _is_store(arguments.paths)
     text = not arguments.json and arguments.sarif != "-"
     progress = TerminalProgress()
     total = len([target for target in files.targets if target.format != "saved-model"])
@@ -134,12 +148,12 @@ def run(arguments: argparse.Namespace) -> int:
         interrupted = True
     finally:
         progress.close()
-    store = store_report(files, reports, interrupted=interrupted)
-    _print_results(arguments, store, single=single)
+    result = store_report(files, reports, interrupted=interrupted)
+    _print_results(arguments, result, single=single, summary=store)
     if interrupted:
         print("kerascope: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return scan_exit_code(store, arguments.fail_on)
+    return scan_exit_code(result, arguments.fail_on)
 
 
 def _is_single_model(paths: list[str], files: StoreFiles) -> bool:
@@ -152,24 +166,37 @@ def _is_single_model(paths: list[str], files: StoreFiles) -> bool:
     )
 
 
+def _is_store(paths: list[str]) -> bool:
+    """Several paths, or a directory to walk: the summary table is printed."""
+    from kerascope._audit.store_walk import directory_format
+
+    path = paths[0]
+    return len(paths) > 1 or (os.path.isdir(path) and directory_format(path) is None)
+
+
 def _print_report(report: ScanReport) -> None:
     from .render import render_scan
 
     print(render_scan(report), flush=True)
 
 
-def _print_results(arguments: argparse.Namespace, store: StoreReport, *, single: bool) -> None:
-    for error in store.errors:
-        print(f"kerascope: error: {error.path}: {error.problem}", file=sys.stderr)
+def _print_results(
+    arguments: argparse.Namespace, store: StoreReport, *, single: bool, summary: bool
+) -> None:
     if arguments.sarif is not None:
         _write_sarif(store, arguments.sarif)
     if arguments.json:
-        document = store.reports[0].to_dict() if single and store.reports else store.to_dict()
-        print(json.dumps(document, indent=2))
-    elif arguments.sarif != "-" and not single:
-        from .render_store import render_store_summary
+        if single and store.reports:
+            print(json.dumps(store.reports[0].to_dict(), indent=2))
+        elif summary or store.reports or store.not_audited:
+            print(json.dumps(store.to_dict(), indent=2))
+    elif arguments.sarif != "-":
+        from .render_store import render_not_audited, render_store_summary
 
-        print(render_store_summary(store))
+        if summary:
+            print(render_store_summary(store))
+        elif store.not_audited:
+            print(render_not_audited(store))
 
 
 def _write_sarif(store: StoreReport, destination: str) -> None:
@@ -180,14 +207,8 @@ def _write_sarif(store: StoreReport, destination: str) -> None:
     if destination == "-":
         sys.stdout.write(text)
         return
-    try:
-        with open(destination, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as error:
-        print(
-            f"kerascope: error: cannot write the SARIF log to {destination}: {error.strerror}",
-            file=sys.stderr,
-        )
+    with open(destination, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def scan_exit_code(store: StoreReport, fail_on: str = "low") -> int:

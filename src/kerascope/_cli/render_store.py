@@ -43,14 +43,15 @@ def render_store_summary(store: StoreReport) -> str:
     counts = summary["findings"]
     if any(counts.values()):
         listed = ", ".join(f"{count} {severity}" for severity, count in counts.items() if count)
-        rows.append(["findings", f"{listed} (in {summary['files_with_findings']} files)"])
+        files = summary["files_with_findings"]
+        rows.append(["findings", f"{listed} (in {files} file{'' if files == 1 else 's'})"])
     worst = store.worst
     if worst is not None:
         at_worst = sum(finding.severity == worst.highest for finding in worst.findings)
         rows.append(["worst file", f"{worst.path} ({at_worst} {worst.highest})"])
     lines = table(["", ""], rows)[1:]  # no header row
-    for item in store.not_audited:
-        lines.append(f"  {item.path}: not a Keras file, not audited: {item.problem}")
+    if store.not_audited:
+        lines.append(render_not_audited(store))
     title = (
         f"Summary: highest finding {store.highest}"
         if store.highest != "none"
@@ -59,3 +60,17 @@ def render_store_summary(store: StoreReport) -> str:
     if store.interrupted:
         title += " (interrupted: partial)"
     return "\n".join(["", title, *lines])
+
+
+def render_not_audited(store: StoreReport) -> str:
+    """One line per TensorFlow SavedModel found: not a Keras file, not audited.
+
+    Example:
+        >>> from kerascope._audit.store import StoreReport
+        >>> from kerascope._audit.store_walk import PathProblem
+        >>> print(render_not_audited(StoreReport((), (PathProblem("sm", "is a SavedModel"),))))
+        sm: not a Keras file, not audited: is a SavedModel
+    """
+    return "\n".join(
+        f"{item.path}: not a Keras file, not audited: {item.problem}" for item in store.not_audited
+    )
