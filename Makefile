@@ -69,6 +69,7 @@ bench: $(STAMP)
 	$(PY) bench/run.py
 	$(PY) bench/load.py
 	$(PY) bench/scan.py
+	$(PY) bench/scan_store.py
 
 # The fuzz tests of the readers with many more examples (the normal suite runs a few hundred).
 fuzz: $(STAMP)

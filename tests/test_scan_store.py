@@ -365,3 +365,14 @@ def test_a_store_of_payloads_gets_the_findings_of_single_scans(tmp_path: Path) -
     one = run_cli("scan", str(store), *EXCLUDE_ARGUMENTS, "--jobs", "1", "--json")
     two = run_cli("scan", str(store), *EXCLUDE_ARGUMENTS, "--jobs", "2", "--json")
     assert one.stdout == two.stdout and one.returncode == two.returncode == 8
+
+
+def test_every_key_of_the_store_document_is_documented(store: Path) -> None:
+    from tests.test_cli import _documented_keys, _printed_keys
+
+    documented = _documented_keys(ROOT / "docs" / "scan-store-json.md")
+    result = run_cli("scan", str(store), str(store / "missing.keras"), "--json")
+    assert result.returncode == 8, result.stderr
+    printed = _printed_keys(json.loads(result.stdout))
+    assert printed - documented == set()
+    assert {where for where, _ in documented} == {where for where, _ in printed}

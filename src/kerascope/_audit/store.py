@@ -195,7 +195,7 @@ def scan_store_files(
     from .store_pool import scan_in_pool
 
     for outcome in scan_in_pool(paths, jobs, on_done):
-        if outcome.report is not None and outcome.report.format is None:
+        if outcome.report is not None and _gave_up(outcome.report):
             # a file the pool gave up on: the walk knows what it is
             yield outcome.report._replace(format=targets[outcome.position].format)
         elif outcome.report is not None:
@@ -242,3 +242,7 @@ def _file_entry(report: ScanReport) -> dict[str, Any]:
     entry = report.to_dict()
     del entry["schema_version"]  # the document's
     return entry
+
+
+def _gave_up(report: ScanReport) -> bool:
+    return report.format is None and [f.code for f in report.findings] == ["scan-failed"]

@@ -26,7 +26,11 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (EXIT_OK, "success"),
     (EXIT_ERROR, "internal error (a bug: KERASCOPE_DEBUG=1 shows the traceback)"),
     (EXIT_USAGE, "usage error, or a --from source that does not exist"),
-    (EXIT_BAD_FILE, "the path is missing, not a Keras model, truncated or malformed"),
+    (
+        EXIT_BAD_FILE,
+        "the path is missing, not a Keras model, truncated or malformed (scan: a path named "
+        "on the command line, when no finding sets the code)",
+    ),
     (
         EXIT_UNRESOLVED,
         "check, load, verify: custom objects missing or untrusted, or the file refused by "
@@ -34,7 +38,11 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     ),
     (EXIT_SOURCE_IMPORT, "load, verify: a source module raised an exception while imported"),
     (EXIT_KERAS, "load, verify: Keras failed although every custom object was provided"),
-    (EXIT_SCAN_REVIEW, "scan: the highest finding is low or medium (review before loading)"),
+    (
+        EXIT_SCAN_REVIEW,
+        "scan: the highest finding is low or medium (review before loading); with "
+        "--fail-on SEVERITY, the worst finding at or above it is below high",
+    ),
     (EXIT_SCAN_HIGH, "scan: at least one high finding (kerascope refuses to load the file)"),
     (
         EXIT_VERIFY_FAILED,
