@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import re
 import signal
 import subprocess
 import sys
@@ -330,6 +332,36 @@ def test_ctrl_c_stops_the_workers_and_prints_a_partial_summary(tmp_path: Path) -
         assert not Path(f"/proc/{pid}").exists(), f"worker {pid} is still running"
 
 
+def test_progress_is_drawn_on_a_terminal_and_erased(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    for index in range(400):
+        _h5(store / f"m{index:04d}.h5", CLEAN)
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [PYTHON, "-m", "kerascope", "scan", str(store), "--jobs", "2"],
+        env=QUIET_ENV,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(controller)
+    assert process.communicate(timeout=120)[0].decode().startswith("\nSummary: nothing found")
+    text = drawn.decode()
+    assert re.search(r"\r\x1b\[Kscanning: \d+ of 400 models \(\d+ s\)", text), text
+    assert text.endswith("\r\x1b[K")  # erased before the summary
+    piped = run_cli("scan", str(store), "--jobs", "2")
+    assert piped.returncode == 0 and piped.stderr == ""
+
+
 @pytest.mark.slow
 def test_a_store_of_payloads_gets_the_findings_of_single_scans(tmp_path: Path) -> None:
     """The harmless attack payloads of tests/malicious and their legitimate lookalikes (real
@@ -348,6 +380,8 @@ def test_a_store_of_payloads_gets_the_findings_of_single_scans(tmp_path: Path) -
     manifest = json.loads((built / "manifest.json").read_text())
     for group, folder in (("payloads", "hostile"), ("lookalikes", "good/nested")):
         for entry in manifest[group]:
+            if entry.get("cwd"):  # the spoofing attack is the directory it runs from, not the file
+                continue
             target = store / folder / Path(entry["path"]).name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(Path(entry["path"]).read_bytes())

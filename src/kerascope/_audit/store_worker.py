@@ -43,7 +43,7 @@ def serve() -> None:
 def _answer_requests(requests: TextIO, answers: TextIO) -> None:
     from kerascope._reading import hdf5_child
 
-    from . import scan  # noqa: F401  (imported before saying ready: not paid by the first file)
+    from . import scan  # imported before saying ready: not paid by the first file
 
     answers.write(json.dumps({"ready": True}) + "\n")
     answers.flush()
@@ -52,6 +52,9 @@ def _answer_requests(requests: TextIO, answers: TextIO) -> None:
         hdf5_child.read_in_process(not request["isolated"])
         answers.write(json.dumps(_answer(request["path"])) + "\n")
         answers.flush()
+        # Each file is scanned once here: what a single scan remembers would only hold memory.
+        hdf5_child.forget_answers()
+        scan._REPORTS.clear()
 
 
 def _answer(path: str) -> dict[str, Any]:

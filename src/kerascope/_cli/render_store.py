@@ -50,8 +50,7 @@ def render_store_summary(store: StoreReport) -> str:
         at_worst = sum(finding.severity == worst.highest for finding in worst.findings)
         rows.append(["worst file", f"{worst.path} ({at_worst} {worst.highest})"])
     lines = table(["", ""], rows)[1:]  # no header row
-    if store.not_audited:
-        lines.append(render_not_audited(store))
+    lines += ["  " + line for line in render_not_audited(store).splitlines()]
     title = (
         f"Summary: highest finding {store.highest}"
         if store.highest != "none"

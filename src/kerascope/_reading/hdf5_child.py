@@ -25,7 +25,13 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-__all__ = ["TIMEOUT_SECONDS", "audit_h5_isolated", "read_h5_root_isolated", "read_in_process"]
+__all__ = [
+    "TIMEOUT_SECONDS",
+    "audit_h5_isolated",
+    "forget_answers",
+    "read_h5_root_isolated",
+    "read_in_process",
+]
 
 # KERASCOPE_HDF5_TIMEOUT overrides it (seconds); reading a sound file takes well under one.
 TIMEOUT_SECONDS = float(os.environ.get("KERASCOPE_HDF5_TIMEOUT", "60"))
@@ -77,6 +83,15 @@ def audit_h5_isolated(
 
 _ANSWERS: dict[object, dict[str, Any]] = {}
 _MAX_REMEMBERED = 64
+
+
+def forget_answers() -> None:
+    """Drop the remembered answers (a scan worker, which sees each file once, keeps none).
+
+    Example:
+        >>> forget_answers()
+    """
+    _ANSWERS.clear()
 
 
 def _whole_file(path: str, timeout: float | None) -> dict[str, Any]:
