@@ -7,6 +7,7 @@ in this process (``jobs=1``), and gathers the reports into a :class:`StoreReport
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from kerascope._common.record import TYPE_CHECKING, Record
@@ -18,8 +19,10 @@ from .scan import ScanReport, scan
 from .store_walk import PathProblem, StoreFiles, StoreTarget, find_store_files, not_a_model
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
     from typing import Any
+
+    from .store_pool import ScanOutcome
 
 __all__ = [
     "STORE_SCHEMA_VERSION",
@@ -172,7 +175,7 @@ def scan_paths(
 
 def scan_store_files(
     files: StoreFiles, *, jobs: int | None = None, on_done: Callable[[int], None] | None = None
-) -> Iterator[ScanReport]:
+) -> Generator[ScanReport, None, None]:
     """Scan the models of ``files`` (not the SavedModels); yield the reports in order.
 
     Example:
@@ -186,15 +189,22 @@ def scan_store_files(
     if jobs <= 1 or len(paths) <= 1:  # one file: as a single scan, no worker to start
         for done, path in enumerate(paths, 1):
             try:
-                yield scan(path)
+                report = scan(path)
             except ModelFileError as error:  # it vanished between the walk and the scan
-                yield ScanReport(path, None, (_vanished(error.problem),))
+                report = ScanReport(path, None, (_vanished(error.problem),))
+            yield report
             if on_done is not None:
                 on_done(done)
         return
     from .store_pool import scan_in_pool
 
-    for outcome in scan_in_pool(paths, jobs, on_done):
+    with contextlib.closing(scan_in_pool(paths, jobs, on_done)) as outcomes:
+        yield from _reports(outcomes, targets)
+
+
+def _reports(outcomes: Iterator[ScanOutcome], targets: list[StoreTarget]) -> Iterator[ScanReport]:
+    paths = [target.path for target in targets]
+    for outcome in outcomes:
         if outcome.report is not None and _gave_up(outcome.report):
             # a file the pool gave up on: the walk knows what it is
             yield outcome.report._replace(format=targets[outcome.position].format)

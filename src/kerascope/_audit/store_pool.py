@@ -32,7 +32,7 @@ from .findings import Finding
 from .scan import ScanReport
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Generator, Iterator, Sequence
     from typing import IO, Any
 
 __all__ = ["ScanOutcome", "scan_in_pool"]
@@ -64,7 +64,7 @@ class ScanOutcome(Record):
 
 def scan_in_pool(
     paths: Sequence[str], jobs: int, on_done: Callable[[int], None] | None = None
-) -> Iterator[ScanOutcome]:
+) -> Generator[ScanOutcome, None, None]:
     """Scan ``paths`` in ``jobs`` worker processes; yield the outcomes in the order of ``paths``.
 
     Closing the iterator (or an exception such as ``KeyboardInterrupt`` inside it) kills every

@@ -134,12 +134,13 @@ def run(arguments: argparse.Namespace) -> int:
     total = len([target for target in files.targets if target.format != "saved-model"])
     reports: list[ScanReport] = []
     interrupted = False
+    scanning = scan_store_files(
+        files,
+        jobs=arguments.jobs,
+        on_done=lambda done: progress.update(f"scanning: {done} of {total} models"),
+    )
     try:
-        for report in scan_store_files(
-            files,
-            jobs=arguments.jobs,
-            on_done=lambda done: progress.update(f"scanning: {done} of {total} models"),
-        ):
+        for report in scanning:
             reports.append(report)
             if text and (single or report.findings):
                 progress.close()
@@ -147,6 +148,7 @@ def run(arguments: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        scanning.close()  # the workers end here, wherever the scan stopped
         progress.close()
     result = store_report(files, reports, interrupted=interrupted)
     _print_results(arguments, result, single=single, summary=store)
