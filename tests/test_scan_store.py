@@ -194,6 +194,20 @@ def test_sarif_validates_against_the_sarif_2_1_0_schema(store: Path, tmp_path: P
     assert "store/renamed.bin" in uris
 
 
+def test_usage_errors_are_reported_before_scanning(tmp_path: Path) -> None:
+    model = _archive(tmp_path / "m.keras", HIGH)
+    unwritable = tmp_path / "no such directory" / "scan.sarif"
+    for arguments, message in (
+        (["--sarif", str(unwritable)], "cannot write the SARIF log"),
+        (["--json", "--sarif", "-"], "both write to stdout"),
+        (["--jobs", "0"], "expected a whole number of at least 1"),
+        (["--fail-on", "severe"], "invalid choice"),
+    ):
+        result = run_cli("scan", str(model), *arguments)
+        assert result.returncode == 2, arguments
+        assert message in result.stderr and result.stdout == "", result.stderr
+
+
 @pytest.mark.parametrize(
     ("files", "fail_on", "code"),
     [
