@@ -22,7 +22,7 @@ import pytest
 
 import kerascope
 from kerascope._audit.store import StoreReport
-from tests.conftest import PYTHON, QUIET_ENV, run_cli
+from tests.conftest import PYTHON, QUIET_ENV, run_cli, run_python
 
 SARIF_SCHEMA = Path(__file__).resolve().parent / "data" / "sarif-schema-2.1.0.json"
 PAYLOAD_MODULE = "tests.malicious.payloads"
@@ -192,6 +192,25 @@ def test_sarif_validates_against_the_sarif_2_1_0_schema(store: Path, tmp_path: P
         for r in log["runs"][0]["results"]
     }
     assert "store/renamed.bin" in uris
+
+
+_WORKER_READS = """
+import sys
+from kerascope._audit.store_worker import _answer
+from kerascope._reading import hdf5_child
+hdf5_child.read_in_process(sys.argv[2] == "in-process")
+answer = _answer(sys.argv[1])
+print(sorted(answer["report"]), "h5py" in sys.modules)
+"""
+
+
+def test_a_worker_reads_hdf5_itself_and_a_single_scan_in_a_child(tmp_path: Path) -> None:
+    """The pool's workers import h5py once and keep it; a single scan never imports it."""
+    model = _h5(tmp_path / "m.h5", MEDIUM)
+    alone = run_python(_WORKER_READS, str(model), "isolated")
+    worker = run_python(_WORKER_READS, str(model), "in-process")
+    assert alone == "['findings', 'format', 'path'] False\n"
+    assert worker == "['findings', 'format', 'path'] True\n"
 
 
 def test_usage_errors_are_reported_before_scanning(tmp_path: Path) -> None:
