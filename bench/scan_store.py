@@ -16,8 +16,9 @@ timing helpers and the BENCHMARKS.md writer.
 3. Time: whole fresh processes of ``kerascope scan STORE --jobs 2 --json`` and
    ``modelscan -p STORE -r json``, started by ``bench/measure.py``, once untimed each, then
    interleaved; medians and ratios modelscan / kerascope.
-4. Memory: a few more runs of each command, sampled every 10 ms from ``/proc``: the peak of the
-   summed PSS of the process tree, and the peak RSS of each kerascope worker process.
+4. Memory: a few more runs of each command, sampled every 10 ms from ``/proc``: the peaks of the
+   summed RSS and of the summed PSS of the process tree, and the peak RSS of each kerascope
+   worker process.
 5. Print the tables, state the targets (faster than modelscan at every size, at least 3x on 200
    models, under 80 MB per worker) and replace the section
    ``## Scan a store: kerascope scan vs modelscan 0.8.8`` in ``BENCHMARKS.md``.
@@ -177,8 +178,8 @@ def _rss(pid: int) -> int:
 
 
 def _pss(pid: int) -> int:
-    """Proportional set size: shared pages divided among the processes sharing them, so that a
-    tree's sum does not count twice what a fork shares (``uname -p``, run by h5py's import)."""
+    """Proportional set size: each shared page divided among the processes sharing it (on the
+    whole machine, so a lower bound here), where the RSS sum counts it once per process."""
     try:
         with open(f"/proc/{pid}/smaps_rollup") as handle:
             for line in handle:
@@ -212,21 +213,23 @@ def _is_worker(pid: int) -> bool:
 
 
 def sample_tree(command: list[str], env: dict[str, str]) -> dict[str, int]:
-    """Run ``command`` once, sampling its process tree: the peak of the tree's summed PSS, and
-    the peak RSS of each worker (a child of the command running ``store_worker``)."""
+    """Run ``command`` once, sampling its process tree: the peaks of the tree's summed RSS and
+    summed PSS, and the peak RSS of each worker (a child of the command running
+    ``store_worker``)."""
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    peak_total, peak_worker, workers = 0, 0, set()
+    peak_total, peak_pss, peak_worker, workers = 0, 0, 0, set()
     while process.poll() is None:
         tree = _tree(process.pid)
-        peak_total = max(peak_total, sum(_pss(pid) for pid, _ in tree))
+        peak_total = max(peak_total, sum(_rss(pid) for pid, _ in tree))
+        peak_pss = max(peak_pss, sum(_pss(pid) for pid, _ in tree))
         for pid, parent in tree:
             if parent == process.pid and _is_worker(pid):
                 workers.add(pid)
                 peak_worker = max(peak_worker, _rss(pid))
         time.sleep(SAMPLE_S)
-    return {"total": peak_total, "worker": peak_worker, "workers": len(workers)}
+    return {"total": peak_total, "pss": peak_pss, "worker": peak_worker, "workers": len(workers)}
 
 
 def measure_memory(commands: dict[str, tuple[list[str], dict[str, str]]], runs: int) -> Any:
@@ -324,15 +327,17 @@ def render_section(
         f"Time: whole fresh processes, once untimed, then {repeat} (kerascope) and "
         f"{modelscan_repeat} (modelscan) timed runs interleaved; medians (`bench/measure.py`). "
         f"Memory: {memory_runs} more runs of each, the process tree sampled every "
-        f"{SAMPLE_S * 1000:.0f} ms from `/proc`: the peak of the summed PSS of the tree "
-        "(proportional set size: pages shared by several processes split among them, so a "
-        "fork is not counted twice), and the peak RSS of any single kerascope worker (the "
-        "worst run). One model is scanned in the `kerascope` process itself, with HDF5 read "
-        "by a short-lived child, as a single scan always was.",
+        f"{SAMPLE_S * 1000:.0f} ms from `/proc`: the peak of the summed RSS of the tree (an "
+        "upper bound: a page shared by several processes counts once per process, e.g. the "
+        "`uname -p` that h5py's import forks), the peak of its summed PSS (proportional set "
+        "size: each shared page split among all the processes of the machine that share it, "
+        "other users' Python processes too, so a lower bound), and the peak RSS of any single "
+        "kerascope worker (the worst run). One model is scanned in the `kerascope` process "
+        "itself, with HDF5 read by a short-lived child, as a single scan always was.",
         "",
         "| models | kerascope ms | modelscan ms | time ratio | kerascope files/s "
-        "| modelscan files/s | kerascope tree peak PSS MiB | per-worker peak RSS MiB (workers) "
-        "| modelscan tree peak PSS MiB |",
+        "| modelscan files/s | kerascope tree peak RSS / PSS MiB "
+        "| per-worker peak RSS MiB (workers) | modelscan tree peak RSS / PSS MiB |",
         "|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     verdicts = []
@@ -342,9 +347,10 @@ def render_section(
         ratio = m["median_s"] / k["median_s"]
         lines.append(
             f"| {size} | {ms(k['median_s'])} | {ms(m['median_s'])} | {ratio:.1f}x "
-            f"| {size / k['median_s']:.1f} | {size / m['median_s']:.1f} | {mib(mem_k['total'])} "
+            f"| {size / k['median_s']:.1f} | {size / m['median_s']:.1f} "
+            f"| {mib(mem_k['total'])} / {mib(mem_k['pss'])} "
             f"| {mib(mem_k['worker']) if mem_k['workers'] else 'none'} ({mem_k['workers']}) "
-            f"| {mib(mem_m['total'])} |"
+            f"| {mib(mem_m['total'])} / {mib(mem_m['pss'])} |"
         )
         met = "MET" if (ratio >= SPEED_TARGET if size == 200 else ratio > 1) else "NOT MET"
         wanted = f">= {SPEED_TARGET:.0f}x" if size == 200 else "faster"
