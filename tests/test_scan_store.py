@@ -395,6 +395,36 @@ def test_progress_is_drawn_on_a_terminal_and_erased(tmp_path: Path) -> None:
     assert piped.returncode == 0 and piped.stderr == ""
 
 
+def test_a_worker_that_dies_is_replaced_and_its_file_scanned_again(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    for index in range(600):
+        _h5(store / f"d{index // 100}" / f"m{index:04d}.h5", MEDIUM)
+    process = subprocess.Popen(
+        [PYTHON, "-m", "kerascope", "scan", str(store), "--jobs", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=QUIET_ENV,
+        text=True,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()  # the workers are scanning
+    original = set(_children(process.pid))
+    victim = min(original)
+    os.kill(victim, signal.SIGKILL)
+    replaced = False
+    deadline = time.monotonic() + 30
+    while not replaced and process.poll() is None and time.monotonic() < deadline:
+        replaced = bool(set(_children(process.pid)) - original)  # a replacement is started
+        time.sleep(0.01)
+    rest, stderr = process.communicate(timeout=60)
+    assert process.returncode == 7 and stderr == ""
+    assert replaced, "no replacement worker was seen"
+    reports = [line for line in (first + rest).splitlines() if line.startswith(str(store))]
+    assert len(reports) == 600
+    assert all(line.endswith(": legacy HDF5 (.h5): 1 medium") for line in reports)
+    assert "scan-failed" not in rest
+
+
 @pytest.mark.slow
 def test_a_store_of_payloads_gets_the_findings_of_single_scans(tmp_path: Path) -> None:
     """The harmless attack payloads of tests/malicious and their legitimate lookalikes (real
