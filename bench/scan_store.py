@@ -57,6 +57,7 @@ from scan import (
     modelscan_env,
     modelscan_versions,
 )
+from tree_memory import SAMPLE_S, measure_memory
 
 SECTION = "## Scan a store: kerascope scan vs modelscan 0.8.8"
 BASE = OUT / "store-base"
@@ -64,8 +65,6 @@ SIZES = (1, 10, 200)
 JOBS = 2
 SPEED_TARGET = 3.0  # kerascope at least this many times faster than modelscan on 200 models
 RSS_TARGET_BYTES = 80 * 10**6  # per worker, "under 80 MB" read strictly as 80 * 10^6 bytes
-SAMPLE_S = 0.01
-PAGE = 4096
 
 BUILD_SCRIPT = """\
 import os, sys
@@ -164,83 +163,6 @@ def write_store(size: int, entries: list[tuple[str, Path, str]]) -> Path:
         else:
             shutil.copyfile(source, target)
     return root
-
-
-# --- memory of a process tree -----------------------------------------------------------------
-
-
-def _rss(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm") as handle:
-            return int(handle.read().split()[1]) * PAGE
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def _pss(pid: int) -> int:
-    """Proportional set size: each shared page divided among the processes sharing it (on the
-    whole machine, so a lower bound here), where the RSS sum counts it once per process."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as handle:
-            for line in handle:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, IndexError, ValueError):
-        pass
-    return 0
-
-
-def _tree(pid: int) -> list[tuple[int, int]]:
-    """(pid, parent pid) of ``pid`` and all its descendants."""
-    pids, stack = [], [(pid, 0)]
-    while stack:
-        current, parent = stack.pop()
-        pids.append((current, parent))
-        try:
-            with open(f"/proc/{current}/task/{current}/children") as handle:
-                stack += [(int(child), current) for child in handle.read().split()]
-        except OSError:
-            pass
-    return pids
-
-
-def _is_worker(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return b"store_worker" in handle.read()
-    except OSError:
-        return False
-
-
-def sample_tree(command: list[str], env: dict[str, str]) -> dict[str, int]:
-    """Run ``command`` once, sampling its process tree: the peaks of the tree's summed RSS and
-    summed PSS, and the peak RSS of each worker (a child of the command running
-    ``store_worker``)."""
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    peak_total, peak_pss, peak_worker, workers = 0, 0, 0, set()
-    while process.poll() is None:
-        tree = _tree(process.pid)
-        peak_total = max(peak_total, sum(_rss(pid) for pid, _ in tree))
-        peak_pss = max(peak_pss, sum(_pss(pid) for pid, _ in tree))
-        for pid, parent in tree:
-            if parent == process.pid and _is_worker(pid):
-                workers.add(pid)
-                peak_worker = max(peak_worker, _rss(pid))
-        time.sleep(SAMPLE_S)
-    return {"total": peak_total, "pss": peak_pss, "worker": peak_worker, "workers": len(workers)}
-
-
-def measure_memory(commands: dict[str, tuple[list[str], dict[str, str]]], runs: int) -> Any:
-    """The worst of ``runs`` sampled runs of each command."""
-    worst: dict[str, dict[str, int]] = {}
-    for _ in range(runs):
-        for key, (command, env) in commands.items():
-            sample = sample_tree(command, env)
-            best = worst.setdefault(key, sample)
-            worst[key] = {name: max(best[name], sample[name]) for name in sample}
-    return worst
 
 
 # --- findings -----------------------------------------------------------------------------------
