@@ -3,7 +3,7 @@
 Run from the repository root with ``make bench`` (after ``bench/scan.py``) or
 ``.venv/bin/python bench/scan_store.py``. It imports ``bench/run.py`` and ``bench/scan.py``
 (this script's directory is on ``sys.path``) for the modelscan virtualenv, the payloads, the
-timing helpers and the BENCHMARKS.md writer.
+timing helpers and the BENCHMARKS.md writer, and ``bench/tree_memory.py`` for the memory.
 
 1. Models: six small architectures built with Keras in a child process, each saved as
    ``.keras`` and ``.h5`` (``bench/out/store-base/``), and the harmless attack payloads of
