@@ -24,6 +24,7 @@ from ._audit.findings import Finding
 from ._audit.inspect import CustomObject, Inspection, inspect
 from ._reading.references import Reference
 from .errors import (
+    ExportError,
     KerascopeError,
     KerascopeWarning,
     KerasLoadError,
@@ -39,6 +40,7 @@ from .errors import (
 if TYPE_CHECKING:
     from ._audit.scan import ScanReport, scan
     from ._audit.store import StoreReport, scan_paths
+    from ._keras.export import Export, export
     from ._keras.load import load_model
     from ._keras.migrate import Migration, migrate
     from ._keras.ref import ModelRef, worker_initializer, worker_model
@@ -54,6 +56,8 @@ __all__ = [
     "REGISTRY",
     "BackendsReport",
     "CustomObject",
+    "Export",
+    "ExportError",
     "Finding",
     "Inspection",
     "KerasLoadError",
@@ -77,6 +81,7 @@ __all__ = [
     "VerifyReport",
     "__version__",
     "check",
+    "export",
     "inspect",
     "load_model",
     "migrate",
@@ -108,6 +113,8 @@ _LAZY = {
     "worker_model": "._keras.ref",
     "save_model": "._keras.save",
     "migrate": "._keras.migrate",
+    "export": "._keras.export",
+    "Export": "._keras.export",
     "Migration": "._keras.migrate",
     "verify": "._keras.verify",
     "VerifyReport": "._keras.verify",

@@ -16,8 +16,10 @@ traceback. Each subclass also inherits the builtin exception a Python caller wou
     ├── KerasLoadError(KerascopeError, RuntimeError)        exit 6: Keras failed although every
     │                                                        object was provided
     ├── RegistryError(KerascopeError, ValueError)           exit 1: two objects under one name
-    └── LintError(KerascopeError, ValueError)               exit 9: save_model found errors;
-                                                             nothing was written
+    ├── LintError(KerascopeError, ValueError)               exit 9: save_model found errors;
+    │                                                        nothing was written
+    └── ExportError(KerascopeError, RuntimeError)           exit 10: an export whose parity
+                                                             could not be proven; nothing written
 
 Example:
     >>> import kerascope
@@ -51,6 +53,7 @@ __all__ = [
     "EXIT_UNRESOLVED",
     "EXIT_USAGE",
     "EXIT_VERIFY_FAILED",
+    "ExportError",
     "KerasLoadError",
     "KerascopeError",
     "KerascopeWarning",
@@ -307,6 +310,26 @@ class LintError(KerascopeError, ValueError):
             lines.append(f"- {finding.code}: {finding.message}")
             lines.append(f"    fix: {finding.fix}")
         super().__init__("\n".join(lines))
+
+
+class ExportError(KerascopeError, RuntimeError):
+    """An export was refused or its artifact failed the parity check; nothing was written.
+
+    Attributes:
+        target: The artifact that was not written.
+        reason: Why, with the fix when there is one.
+
+    Example:
+        >>> ExportError("out", "outputs differ by 0.5").exit_code
+        10
+    """
+
+    exit_code = EXIT_VERIFY_FAILED
+
+    def __init__(self, target: str, reason: str) -> None:
+        self.target = target
+        self.reason = reason
+        super().__init__(f"{target} was not written: {reason}")
 
 
 def _rebuild(cls: type[KerascopeError], args: tuple[Any, ...]) -> KerascopeError:

@@ -7,7 +7,7 @@ from kerascope._common.record import TYPE_CHECKING
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["SmokeError", "smoke_check"]
+__all__ = ["SmokeError", "declared_input_specs", "smoke_check"]
 
 _BATCH = 2
 
@@ -15,6 +15,24 @@ _BATCH = 2
 def _input_specs(model: Any) -> list[tuple[tuple[int, ...], str]]:
     """Shapes (batch of 2, unknown sizes 4) and dtypes of the inputs, from the input spec or,
     for a subclassed model, the build config."""
+    return [
+        (tuple(_BATCH if i == 0 else (4 if d is None else int(d)) for i, d in enumerate(s)), dt)
+        for s, dt in declared_input_specs(model)
+    ]
+
+
+def declared_input_specs(model: Any) -> list[tuple[tuple[int | None, ...], str]]:
+    """The inputs' shapes as declared (None where unknown, the batch included) and dtypes.
+
+    Read from the input spec or, for a subclassed model, the build config.
+
+    Raises:
+        SmokeError: The model was never built, so it declares no input.
+
+    Example:
+        >>> declared_input_specs(model)  # doctest: +SKIP
+        [((None, 10), 'float32')]
+    """
     inputs = getattr(model, "inputs", None) if _has_inputs(model) else None
     if inputs:
         specs = [(tuple(t.shape), str(getattr(t.dtype, "name", t.dtype))) for t in inputs]
@@ -29,10 +47,7 @@ def _input_specs(model: Any) -> list[tuple[tuple[int, ...], str]]:
             else [shape]
         )
         specs = [(tuple(s), "float32") for s in shapes]
-    return [
-        (tuple(_BATCH if i == 0 else (4 if d is None else int(d)) for i, d in enumerate(s)), dt)
-        for s, dt in specs
-    ]
+    return [(tuple(None if d is None else int(d) for d in s), dt) for s, dt in specs]
 
 
 def _has_inputs(model: Any) -> bool:
