@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[keras,dev,legacy,ray]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[keras,dev,legacy,ray,export]'
 	touch $(STAMP)
 
 # The other Keras backends (issue 11), each in its own environment with no TensorFlow, created
