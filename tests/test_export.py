@@ -7,16 +7,19 @@ Every model is built by real Keras in a fresh process; every export runs in a fr
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from kerascope._keras.export_isolated import CHILD_SCRIPT, clean_environment
-from tests.conftest import PYTHON, QUIET_ENV, ROOT, write_files
+from tests.conftest import PYTHON, QUIET_ENV, ROOT, _shared_dir, write_files
 
 pytestmark = pytest.mark.slow
 
@@ -61,44 +64,64 @@ def export_cli(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def seeds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The three seed models, built by their own create_model.py in one fresh process."""
-    folders = {seed: tmp_path_factory.mktemp(seed) for seed in SEEDS}
-    pairs = [str(part) for seed, folder in folders.items() for part in (seed, folder)]
-    result = subprocess.run(
-        [PYTHON, "-c", BUILD_SEEDS, *pairs],
-        env={**QUIET_ENV, "EXAMPLES": str(ROOT / "examples")},
-        capture_output=True, text=True, check=False, timeout=600,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
+    """The three seed models, built by their own create_model.py in one fresh process (once for
+    all xdist workers)."""
+    root = _shared_dir(tmp_path_factory, "export-seeds")
+    folders = {seed: root / seed for seed in SEEDS}
+    with _locked(root):
+        if not (root / "done").exists():
+            for folder in folders.values():
+                folder.mkdir(parents=True, exist_ok=True)
+            pairs = [str(part) for seed, folder in folders.items() for part in (seed, folder)]
+            result = subprocess.run(
+                [PYTHON, "-c", BUILD_SEEDS, *pairs],
+                env={**QUIET_ENV, "EXAMPLES": str(ROOT / "examples")},
+                capture_output=True, text=True, check=False, timeout=600,
+            )  # fmt: skip
+            assert result.returncode == 0, result.stderr[-3000:]
+            (root / "done").write_text("ok")
     return folders
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def exported(
     seeds: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[tuple[str, str], dict[str, object]]:
-    """Each seed exported in each format, by the Python API, in one fresh process."""
-    out = tmp_path_factory.mktemp("exported")
-    jobs = [
-        {
-            "seed": seed,
-            "format": format,
-            "path": str(seeds[seed] / filename),
-            "source": str(ROOT / "examples" / seed),
-            "target": str(out / f"{seed}.{'onnx' if format == 'onnx' else 'savedmodel'}"),
-        }
-        for seed, (_, filename) in SEEDS.items()
-        for format in FORMATS
-    ]
-    result = subprocess.run(
-        [PYTHON, "-c", EXPORT_ALL, json.dumps(jobs)],
-        cwd=out, env=QUIET_ENV, capture_output=True, text=True, check=False, timeout=1800,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    results = json.loads(result.stdout.strip().splitlines()[-1])
+    """Each seed exported in each format, by the Python API, in one fresh process (once for all
+    xdist workers)."""
+    out = _shared_dir(tmp_path_factory, "export-artifacts")
+    with _locked(out):
+        if not (out / "results.json").exists():
+            jobs = [
+                {
+                    "seed": seed,
+                    "format": format,
+                    "path": str(seeds[seed] / filename),
+                    "source": str(ROOT / "examples" / seed),
+                    "target": str(out / f"{seed}.{'onnx' if format == 'onnx' else 'savedmodel'}"),
+                }
+                for seed, (_, filename) in SEEDS.items()
+                for format in FORMATS
+            ]
+            result = subprocess.run(
+                [PYTHON, "-c", EXPORT_ALL, json.dumps(jobs)],
+                cwd=out, env=QUIET_ENV, capture_output=True, text=True, check=False,
+                timeout=1800,
+            )  # fmt: skip
+            assert result.returncode == 0, result.stderr[-3000:]
+            (out / "results.json").write_text(result.stdout.strip().splitlines()[-1])
+    results = json.loads((out / "results.json").read_text())
     return {(r["seed"], r["format"]): r for r in results}
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f"{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.mark.parametrize("format", FORMATS)
@@ -121,7 +144,7 @@ def test_seed_export_passes_parity_in_an_isolated_process(
         assert target.is_file() and target.stat().st_size > 0
     else:
         assert (target / "saved_model.pb").is_file()
-    leftovers = [p.name for p in target.parent.iterdir() if "kerascope-export" in p.name]
+    leftovers = [p.name for p in target.parent.iterdir() if p.name.startswith(".")]
     assert leftovers == []
 
 
@@ -217,9 +240,7 @@ def test_a_wrong_artifact_fails_the_check_and_nothing_is_written(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["served"]  # no half artifact left
 
 
-def test_the_isolated_process_never_imports_the_custom_source(
-    others: Path, tmp_path: Path
-) -> None:
+def test_the_isolated_process_never_imports_the_custom_source(others: Path, tmp_path: Path) -> None:
     result = export_cli(str(others / "canary.keras"), "served.onnx", "--format", "onnx",
                         "--from", str(others / "src"), cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

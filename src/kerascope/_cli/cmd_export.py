@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from kerascope.errors import EXIT_OK
+from kerascope.errors import EXIT_OK, UnresolvedObjectsError
 
 from .arguments import PATH_HELP, add_plan_options, footer, lambda_flags
 
@@ -63,18 +64,22 @@ def run(arguments: argparse.Namespace) -> int:
     from kerascope._keras.export import export
 
     safe_mode, allow = lambda_flags(arguments)
-    result = export(
-        arguments.path,
-        arguments.target,
-        format=arguments.format,
-        sources=arguments.sources,
-        trust=arguments.trust,
-        safe_mode=safe_mode,
-        allow=allow,
-        strict=arguments.strict,
-        sample=arguments.sample,
-        atol=arguments.atol,
-    )
+    try:
+        result = export(
+            arguments.path,
+            arguments.target,
+            format=arguments.format,
+            sources=arguments.sources,
+            trust=arguments.trust,
+            safe_mode=safe_mode,
+            allow=allow,
+            strict=arguments.strict,
+            sample=arguments.sample,
+            atol=arguments.atol,
+        )
+    except UnresolvedObjectsError as error:  # the fixes as options (--unsafe), not arguments
+        print(f"kerascope: error: {error.describe('cli')}", file=sys.stderr)
+        return error.exit_code
     print(f"{result.source} -> {result.target} ({result.format})")
     print(f"parity in an isolated process ({', '.join(result.blocked)} not importable there)")
     print(f"  on {result.inputs}")

@@ -46,7 +46,8 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
     (EXIT_SCAN_HIGH, "scan: at least one high finding (kerascope refuses to load the file)"),
     (
         EXIT_VERIFY_FAILED,
-        "verify: the model did not load in a fresh process, or came back different",
+        "verify: the model did not load in a fresh process, or came back different; "
+        "export: the artifact's parity could not be proven, nothing was written",
     ),
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
     (EXIT_OUTPUT_CLOSED, "the output was closed before it was all written (| head)"),

@@ -82,7 +82,7 @@ def _prove_blocked(blocker: ImportBlocker) -> dict[str, str]:
 
 
 def _run_saved_model(artifact: str, inputs: list[Any]) -> list[Any]:
-    import tensorflow as tf
+    import tensorflow as tf  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
     loaded = tf.saved_model.load(artifact)
     signature = loaded.serve.concrete_functions[0].structured_input_signature
@@ -96,7 +96,7 @@ def _run_saved_model(artifact: str, inputs: list[Any]) -> list[Any]:
 
 
 def _run_onnx(artifact: str, inputs: list[Any]) -> list[Any]:
-    import onnxruntime
+    import onnxruntime  # type: ignore[import-untyped, import-not-found, unused-ignore]
 
     session = onnxruntime.InferenceSession(artifact, providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> None:
         inputs = [data[f"in_{i}"] for i in range(len(data.files))]
     run = _run_onnx if spec["format"] == "onnx" else _run_saved_model
     outputs = run(spec["artifact"], inputs)
-    np.savez(spec["out"], **{f"out_{i}": np.asarray(o) for i, o in enumerate(outputs)})
+    arrays: dict[str, Any] = {f"out_{i}": np.asarray(o) for i, o in enumerate(outputs)}
+    np.savez(spec["out"], **arrays)
     leaked = sorted(m for m in sys.modules if blocker.blocks(m))
     report = {
         "blocked": proof,

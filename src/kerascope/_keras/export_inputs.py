@@ -98,7 +98,7 @@ def _generated(
                 f"{unknown[0]} is unknown, so inputs cannot be generated faithfully; pass "
                 "--sample x.npy (.npz for several inputs) with real inputs",
             )
-        full = (GENERATED_BATCH, *(int(size) for size in shape[1:]))
+        full = (GENERATED_BATCH, *(size for size in shape[1:] if size is not None))
         if "int" in dtype or "bool" in dtype:
             arrays.append(np.zeros(full, dtype=dtype))  # index 0 is valid for any lookup
         else:

@@ -67,13 +67,13 @@ def blocked_names(plan: Plan, format: str) -> list[str]:
         if resolution.origin == "source" and resolution.root:
             names.update(_modules_in(resolution.root))
     needed = {"numpy", "onnxruntime"} if format == "onnx" else {"numpy", "tensorflow"}
-    stdlib = getattr(sys, "stdlib_module_names", frozenset())
+    stdlib: frozenset[str] = getattr(sys, "stdlib_module_names", frozenset())
     return sorted(names - needed - set(stdlib))
 
 
 def _modules_in(root: str) -> set[str]:
     """The top-level modules and packages directly in ``root`` (a user's source directory)."""
-    found = set()
+    found: set[str] = set()
     try:
         entries = os.listdir(root)
     except OSError:
@@ -104,7 +104,7 @@ def run_isolated(
     with tempfile.TemporaryDirectory(prefix="kerascope-parity-") as scratch:
         workdir = os.path.join(scratch, "cwd")
         os.mkdir(workdir)
-        spec = {
+        spec: dict[str, Any] = {
             "format": format,
             "artifact": os.path.abspath(artifact),
             "inputs": os.path.join(scratch, "inputs.npz"),
@@ -112,7 +112,8 @@ def run_isolated(
             "report": os.path.join(scratch, "report.json"),
             "blocked": blocked,
         }
-        np.savez(spec["inputs"], **{f"in_{i}": a for i, a in enumerate(inputs)})
+        arrays: dict[str, Any] = {f"in_{i}": a for i, a in enumerate(inputs)}
+        np.savez(spec["inputs"], **arrays)
         spec_path = os.path.join(scratch, "spec.json")
         with open(spec_path, "w", encoding="utf-8") as handle:
             json.dump(spec, handle)
