@@ -9,7 +9,9 @@ the BENCHMARKS.md writer.
 2. For each seed and format (``tf_saved_model``, ``onnx``), ONE child process imports Keras and
    kerascope, exports once of each kind untimed (warm-up), then alternates N timed rounds of
    - plain Keras: ``keras.saving.load_model(path, custom_objects=...)`` (the seed's objects
-     imported by hand) + ``model.export(out, format=...)``; no parity check;
+     imported by hand), one ``predict`` of 4 rows (Keras 3.15 refuses to export a loaded model
+     to ONNX until it has been called: "The model provided has never called.") and
+     ``model.export(out, format=...)``; no parity check;
    - kerascope: ``kerascope.export(path, out, format=..., sources=[seed folder])``: the plan,
      the load, the same ``model.export``, and the parity check in a fresh ``python -I``
      process (which starts TensorFlow again for a SavedModel, only onnxruntime for ONNX);
@@ -65,6 +67,7 @@ ROUND_SCRIPT = """\
 import gc, json, os, shutil, sys, time, warnings
 path, folder, import_line, fmt, out, rounds = sys.argv[1:7]
 warnings.simplefilter("ignore")
+import numpy as np
 import keras
 import kerascope
 sys.path.insert(0, folder)
@@ -75,6 +78,7 @@ suffix = ".onnx" if fmt == "onnx" else ""
 
 def plain(target):
     model = keras.saving.load_model(path, custom_objects=objects, compile=False)
+    model.predict(np.zeros((4, 10), "float32"), verbose=0)  # an uncalled model: no ONNX export
     model.export(target, format=fmt, verbose=False)
 
 def scoped(target):
@@ -149,7 +153,8 @@ def render(rows: list[dict[str, Any]], facts: dict[str, str], rounds: int, wall:
         "",
         "Command: `.venv/bin/python bench/export.py` (see its docstring). Per seed and format, "
         f"one process, {rounds} alternating rounds after a warm-up. Plain Keras: "
-        "`keras.saving.load_model(custom_objects=...)` + `model.export(...)`, no check. "
+        "`keras.saving.load_model(custom_objects=...)`, one `predict` of 4 rows, "
+        "`model.export(...)`, no check. "
         "kerascope: `kerascope.export(...)`: the plan, the same load and export, and the "
         "parity check in a fresh isolated `python -I` process.",
         "",
