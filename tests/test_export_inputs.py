@@ -49,3 +49,15 @@ def test_an_npz_sample_is_matched_by_input_name_or_order(tmp_path: Path) -> None
 def test_outputs_flatten_as_tensorflow_flattens_them() -> None:
     assert flatten_outputs({"z": 1, "y": [2, 3]}) == [2, 3, 1]
     assert flatten_outputs(5) == [5]
+
+
+def test_export_refuses_a_missing_directory_or_sample_before_loading(tmp_path: Path) -> None:
+    import kerascope
+
+    with pytest.raises(ExportError, match="its directory does not exist"):
+        kerascope.export("missing.keras", tmp_path / "nowhere" / "served")
+    with pytest.raises(ExportError, match="is not a file"):
+        kerascope.export("missing.keras", tmp_path / "served", sample=tmp_path / "x.npy")
+    with pytest.raises(ExportError, match="unknown format"):
+        kerascope.export("missing.keras", tmp_path / "served", format="tflite")  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []

@@ -117,6 +117,10 @@ def export(
         raise ExportError(target, f"unknown format {format!r}: choose one of {', '.join(FORMATS)}")
     if format == "onnx":
         _require_onnx(target)
+    if not os.path.isdir(os.path.dirname(os.path.abspath(target))):
+        raise ExportError(target, "its directory does not exist")
+    if sample is not None and not os.path.isfile(sample):
+        raise ExportError(target, f"the sample {os.fspath(sample)} is not a file")
     safe_mode, allow = lambda_switch(safe_mode, allow)
     plan = make_plan(path, sources, trust, compile=False, safe_mode=safe_mode, allow=allow,
                      strict=strict, in_scope=in_custom_object_scope)  # fmt: skip
