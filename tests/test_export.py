@@ -208,6 +208,13 @@ ragged = keras.Sequential([keras.Input((None, 3)), keras.layers.GlobalAveragePoo
                            keras.layers.Dense(2)])
 save(ragged, "ragged.keras")
 np.save(os.path.join(out, "ragged_sample.npy"), np.ones((2, 5, 3), "float32"))
+a, b = keras.Input((3,), name="a"), keras.Input((2,), name="b")
+joined = keras.layers.Concatenate()([a, b])
+outputs = {"z": keras.layers.Dense(2, name="z")(joined), "y": keras.layers.Dense(1, name="y")(joined)}
+save(keras.Model([a, b], outputs), "two_in_two_out.keras")
+rng = np.random.default_rng(1)
+np.savez(os.path.join(out, "two_in.npz"), b=rng.random((3, 2), "float32"),
+         a=rng.random((3, 3), "float32"))
 """
 
 
@@ -310,3 +317,15 @@ def test_the_child_script_imports_nothing_of_kerascope() -> None:
     text = Path(CHILD_SCRIPT).read_text(encoding="utf-8")
     assert "import kerascope" not in text and "from kerascope" not in text
     assert os.path.basename(CHILD_SCRIPT) == "export_child.py"
+
+
+@pytest.mark.parametrize("format", FORMATS)
+def test_several_inputs_and_named_outputs_match_by_name(
+    others: Path, tmp_path: Path, format: str
+) -> None:
+    # The .npz lists b before a; the outputs are a dict: both must line up with the artifact's.
+    target = "served.onnx" if format == "onnx" else "served"
+    result = export_cli(str(others / "two_in_two_out.keras"), target, "--format", format,
+                        "--sample", str(others / "two_in.npz"), cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "two_in.npz (3 rows)" in result.stdout

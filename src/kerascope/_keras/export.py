@@ -126,7 +126,13 @@ def export(
                      strict=strict, in_scope=in_custom_object_scope)  # fmt: skip
     model = load_with_plan(plan)
     inputs, described = parity_inputs(model, target, None if sample is None else os.fspath(sample))
-    expected = flatten_outputs(model.predict(inputs[0] if len(inputs) == 1 else inputs, verbose=0))
+    try:
+        predicted = model.predict(inputs[0] if len(inputs) == 1 else inputs, verbose=0)
+    except Exception as error:
+        raise ExportError(
+            target, f"the model failed to predict on {described}: {type(error).__name__}: {error}"
+        ) from error
+    expected = flatten_outputs(predicted)
     directory = os.path.dirname(os.path.abspath(target))
     name = os.path.basename(os.path.normpath(target))
     workdir = tempfile.mkdtemp(prefix=f".{name}.kerascope-export-", dir=directory)
