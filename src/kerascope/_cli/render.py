@@ -34,6 +34,7 @@ _FORMAT_NAMES = {
     "keras": ".keras archive",
     "keras-dir": "unzipped .keras directory",
     "h5": "legacy HDF5 (.h5)",
+    "savedmodel": "TensorFlow SavedModel",
 }
 _MAX_PATHS = 2
 

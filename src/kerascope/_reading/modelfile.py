@@ -1,7 +1,7 @@
 """Open a model file as data: detect its format from its content and read its configs.
 
-Three forms are read: the ``.keras`` zip, the unzipped ``.keras`` directory and legacy
-``.h5``/``.hdf5``. Everything else gets a :class:`~kerascope.errors.ModelFileError` whose message
+Four forms are read: the ``.keras`` zip, the unzipped ``.keras`` directory, legacy
+``.h5``/``.hdf5``, and a tf-keras SavedModel directory (its ``keras_metadata.pb``). Everything else gets a :class:`~kerascope.errors.ModelFileError` whose message
 says what the path is and what to do. Nothing here imports Keras or user code.
 """
 
@@ -22,7 +22,7 @@ from .archive import ZipError, ZipMember, read_member, read_members
 __all__ = ["MAX_CONFIG_BYTES", "ModelFile", "WeightsInfo", "read_model_file"]
 
 if TYPE_CHECKING:
-    Format = Literal["keras", "keras-dir", "h5"]
+    Format = Literal["keras", "keras-dir", "h5", "savedmodel"]
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -41,9 +41,11 @@ class ModelFile(Record):
 
     Attributes:
         path: The path as given.
-        format: ``"keras"`` (zip), ``"keras-dir"`` (unzipped archive) or ``"h5"``.
-        config: The model config (``config.json``, or the ``model_config`` attribute of .h5).
-        training_config: The ``training_config`` attribute of an .h5 file, if compiled.
+        format: ``"keras"`` (zip), ``"keras-dir"`` (unzipped archive), ``"h5"`` or
+            ``"savedmodel"`` (a tf-keras SavedModel directory).
+        config: The model config (``config.json``, the ``model_config`` attribute of .h5, or
+            the root node's ``model_config`` in a SavedModel's ``keras_metadata.pb``).
+        training_config: The ``training_config`` of an .h5 file or SavedModel, if compiled.
         keras_version: The Keras version that saved the file, when recorded.
         date_saved: The save date from ``metadata.json`` (.keras only).
         backend: The backend recorded in an .h5 file.
@@ -175,12 +177,7 @@ def _read_directory(path: str) -> ModelFile:
     entries = tuple(sorted(os.listdir(path)))
     if "config.json" not in entries:
         if "saved_model.pb" in entries or "saved_model.pbtxt" in entries:
-            raise ModelFileError(
-                path,
-                "is a TensorFlow SavedModel directory, which Keras 3 cannot load as a model; "
-                "use keras.layers.TFSMLayer(path, call_endpoint='serving_default') for "
-                "inference, or re-save the model as .keras with the Keras that created it",
-            )
+            return _read_savedmodel(path, entries)
         raise ModelFileError(
             path, "is a directory without config.json, not an unzipped .keras model"
         )
@@ -206,6 +203,34 @@ def _read_directory(path: str) -> ModelFile:
         weights=weights,
         members=entries,
     )
+
+
+def _read_savedmodel(path: str, entries: tuple[str, ...]) -> ModelFile:
+    from .savedmodel import read_keras_metadata, root_metadata
+
+    meta = root_metadata(path, read_keras_metadata(path))
+    training = meta.get("training_config")
+    data = [e for e in _listdir(os.path.join(path, "variables")) if ".data-" in e]
+    size = sum(os.path.getsize(os.path.join(path, "variables", e)) for e in data)
+    return ModelFile(
+        path=path,
+        format="savedmodel",
+        config=_require_model_config(path, meta["model_config"], "keras_metadata.pb"),
+        training_config=training if isinstance(training, dict) else None,
+        keras_version=_optional_text(meta.get("keras_version")),
+        backend=_optional_text(meta.get("backend")),
+        weights=WeightsInfo("variables/" + data[0], size) if len(data) == 1 else (
+            WeightsInfo(f"variables/ ({len(data)} shards)", size) if data else None
+        ),
+        members=entries,
+    )
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return []
 
 
 def _read_file(directory: str, name: str) -> bytes:

@@ -64,6 +64,14 @@ def provenance(model_file: ModelFile) -> Provenance:
         'tf-keras/tf.keras 2.x'
     """
     version = model_file.keras_version
+    if model_file.format == "savedmodel":
+        # Only tf.keras / tf-keras write keras_metadata.pb; Keras 3's model.export writes none.
+        recorded = f", keras_version {version}" if version else ""
+        return Provenance(
+            writer=KERAS2,
+            keras_version=version,
+            evidence=f"TensorFlow SavedModel with keras_metadata.pb{recorded}",
+        )
     module = _keras2_module(model_file.config)
     if version:
         major = version.split(".", 1)[0]
