@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import os
 import subprocess
 import sys
@@ -58,6 +59,28 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
             result = subprocess.run(
                 [PYTHON, str(FIXTURES / "build_models.py"), str(folder)],
                 env=QUIET_ENV,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert result.returncode == 0, result.stderr[-4000:]
+            (folder / "done").write_text("ok")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def keras2_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Keras 2 corpus (tf-keras 2.21, tests/fixtures/keras2/build_corpus.py), built once
+    for all xdist workers; used by tests/test_keras2.py and tests/test_savedmodel.py."""
+    if importlib.util.find_spec("tf_keras") is None:
+        pytest.skip("tf-keras is not installed (pip install 'kerascope[legacy]')")
+    folder = _shared_dir(tmp_path_factory, "keras2_corpus")
+    with open(folder.parent / "keras2_corpus.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "done").exists():
+            result = subprocess.run(
+                [PYTHON, str(FIXTURES / "keras2" / "build_corpus.py"), str(folder)],
+                env={**QUIET_ENV, "TF_USE_LEGACY_KERAS": "1"},
                 capture_output=True,
                 text=True,
                 check=False,

@@ -27,7 +27,7 @@ TESTS = Path(__file__).resolve().parent
 SRC = TESTS.parent / "src" / "kerascope"
 
 HEAVY_MODULES = frozenset({"keras", "tensorflow", "tf_keras"})
-HEAVY_FIXTURES = frozenset({"zoo"})
+HEAVY_FIXTURES = frozenset({"zoo", "keras2_corpus"})
 HEAVY_CALLS = frozenset({"load_model", "save_model", "verify", "assert_roundtrip"})
 HEAVY_COMMANDS = frozenset({"load", "verify"})
 RUNNERS = frozenset({"run_python", "run", "Popen", "check_output", "check_call", "call"})

@@ -8,8 +8,6 @@ evaluate results and optimizer hyperparameters recorded in the corpus index.
 
 from __future__ import annotations
 
-import fcntl
-import importlib.util
 import json
 import math
 import subprocess
@@ -18,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import FIXTURES, PYTHON, QUIET_ENV, ROOT, _shared_dir
+from .conftest import FIXTURES, PYTHON, QUIET_ENV, ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -29,27 +27,6 @@ KNOWN_GAPS = {
     "lambda_python": "Lambda bytecode that needs `tf` in its globals",
     "tfoplambda": "TFOpLambda / SlicingOpLambda shim",
 }
-
-
-@pytest.fixture(scope="session")
-def keras2_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The Keras 2 corpus (tf-keras 2.21), built once for all xdist workers."""
-    if importlib.util.find_spec("tf_keras") is None:
-        pytest.skip("tf-keras is not installed (pip install 'kerascope[legacy]')")
-    folder = _shared_dir(tmp_path_factory, "keras2_corpus")
-    with open(folder.parent / "keras2_corpus.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (folder / "done").exists():
-            result = subprocess.run(
-                [PYTHON, str(FIXTURES / "keras2" / "build_corpus.py"), str(folder)],
-                env={**QUIET_ENV, "TF_USE_LEGACY_KERAS": "1"},
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            assert result.returncode == 0, result.stderr[-4000:]
-            (folder / "done").write_text("ok")
-    return folder
 
 
 def _load_all(corpus: Path, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -379,79 +379,11 @@ def rewrite_compile_config(cc: dict[str, Any], ctx: Context) -> None:
             ctx.apply("compile-run-eagerly-jit-compile-null")
 
 
+# keras_metadata.pb and the checkpoint variables without TensorFlow: kerascope's own readers,
+# kerascope._reading.savedmodel (protobuf wire format, SavedMetadata) and
+# kerascope._reading.checkpoint (tensor bundle index + data shards, object graph); the layouts
+# are described there and in docs/keras2-translation.md (SavedModel).
 # ---------------------------------------------------------------------------------------------
-# keras_metadata.pb without TensorFlow: protobuf wire format.
-#   SavedMetadata { repeated SavedObject nodes = 1; }
-#   SavedObject   { int32 node_id = 2; string node_path = 3; string identifier = 4;
-#                   string metadata = 5 (JSON); VersionDef version = 6; }   field 1 reserved
-#   VersionDef    { int32 producer = 1; int32 min_consumer = 2; repeated int32 bad_consumers = 3; }
-# ---------------------------------------------------------------------------------------------
-
-
-def _varint(buf: bytes, i: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = buf[i]
-        i += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return result, i
-
-
-def _fields(buf: bytes) -> Any:
-    i = 0
-    while i < len(buf):
-        key, i = _varint(buf, i)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, i = _varint(buf, i)
-        elif wire == 2:
-            size, i = _varint(buf, i)
-            value, i = buf[i : i + size], i + size
-        elif wire == 1:
-            value, i = buf[i : i + 8], i + 8
-        elif wire == 5:
-            value, i = buf[i : i + 4], i + 4
-        else:
-            raise ValueError(f"unsupported wire type {wire}")
-        yield number, value
-
-
-def read_keras_metadata(path: str) -> list[dict[str, Any]]:
-    """Every SavedObject of keras_metadata.pb: node_id, node_path, identifier, metadata, version."""
-    with open(path, "rb") as f:
-        data = f.read()
-    nodes = []
-    for number, value in _fields(data):
-        if number != 1:
-            continue
-        node: dict[str, Any] = {"node_id": 0}  # proto3 default, omitted for the root
-        for n, v in _fields(value):
-            if n == 2:
-                node["node_id"] = v
-            elif n == 3:
-                node["node_path"] = v.decode()
-            elif n == 4:
-                node["identifier"] = v.decode()
-            elif n == 5:
-                node["metadata"] = json.loads(v.decode())
-            elif n == 6:
-                node["version"] = dict(_fields(v))
-        nodes.append(node)
-    return nodes
-
-
-def decode_tuples(obj: Any) -> Any:
-    """SavedModel metadata JSON writes tuples and shapes as {"class_name": "__tuple__" or
-    "TensorShape", "items": [...]}; Keras 3's .h5 reader wants lists."""
-    if isinstance(obj, dict):
-        if obj.get("class_name") in ("__tuple__", "TensorShape") and "items" in obj:
-            return [decode_tuples(v) for v in obj["items"]]
-        return {k: decode_tuples(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [decode_tuples(v) for v in obj]
-    return obj
 
 
 # ---------------------------------------------------------------------------------------------
@@ -485,188 +417,43 @@ def fixed_copy_keras(src: str, dst: str, ctx: Context) -> None:
             zout.writestr(item, data)
 
 
-# ---------------------------------------------------------------------------------------------
-# SavedModel variables without TensorFlow: the checkpoint variables/variables.{index,data-*}.
-#   .index is a LevelDB-format table: 48-byte footer (metaindex handle, index handle as
-#   varint64 offset/size pairs, padding, magic 0xdb4775248b80fb57 little-endian); blocks of
-#   prefix-compressed entries (varint shared, unshared, value_len; key suffix; value), a
-#   uint32 restart array and its count at the end, each block followed by 1 byte compression
-#   type (0 = none in every file measured) and 4 bytes crc. Key "" holds BundleHeaderProto
-#   {num_shards = 1, endianness = 2, version = 3}; every other key is a checkpoint key with a
-#   BundleEntryProto {dtype = 1, shape = 2 (TensorShapeProto: dim = 2 {size = 1}),
-#   shard_id = 3, offset = 4, size = 5, crc32c = 6 (fixed32)}: raw little-endian bytes at
-#   offset in variables.data-<shard>-of-<num_shards>. DT_STRING (7) tensors are n varint
-#   lengths, a 4-byte crc32c, then the bytes.
-#   "_CHECKPOINTABLE_OBJECT_GRAPH" is a string tensor holding TrackableObjectGraph
-#   {nodes = 1: TrackableObject {children = 1: ObjectReference {node_id = 1, local_name = 2},
-#   attributes = 2: SerializedTensor {name = 1, full_name = 2, checkpoint_key = 3}}}.
-# ---------------------------------------------------------------------------------------------
-
-# tensorflow/core/framework/types.proto DataType numbers -> numpy (bfloat16 = 14 left out).
-NUMPY_DTYPES = {
-    1: "<f4", 2: "<f8", 3: "<i4", 4: "u1", 5: "<i2", 6: "i1", 9: "<i8", 10: "?",
-    17: "<u2", 19: "<f2", 22: "<u4", 23: "<u8",
-}  # fmt: skip
-
-
-def _table_block(buf: bytes, offset: int, size: int) -> list[tuple[bytes, bytes]]:
-    block = buf[offset : offset + size]
-    if buf[offset + size] != 0:
-        raise ValueError(f"compressed checkpoint index block (type {buf[offset + size]})")
-    restarts = int.from_bytes(block[-4:], "little")
-    end = len(block) - 4 - 4 * restarts
-    i, key, out = 0, b"", []
-    while i < end:
-        shared, i = _varint(block, i)
-        unshared, i = _varint(block, i)
-        size_value, i = _varint(block, i)
-        key = key[:shared] + block[i : i + unshared]
-        i += unshared
-        out.append((key, block[i : i + size_value]))
-        i += size_value
-    return out
-
-
-class Checkpoint:
-    """Read-only TF checkpoint (tensor bundle) reader in plain Python."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-        with open(prefix + ".index", "rb") as f:
-            buf = f.read()
-        if buf[-8:] != bytes.fromhex("57fb808b247547db"):
-            raise ValueError("not a checkpoint index (bad table magic)")
-        footer, j = buf[-48:], 0
-        for _ in range(2):  # skip the metaindex handle
-            _, j = _varint(footer, j)
-        index_offset, j = _varint(footer, j)
-        index_size, j = _varint(footer, j)
-        self.entries: dict[str, bytes] = {}
-        for _, handle in _table_block(buf, index_offset, index_size):
-            block_offset, k = _varint(handle, 0)
-            block_size, k = _varint(handle, k)
-            for key, value in _table_block(buf, block_offset, block_size):
-                self.entries[key.decode()] = value
-        header = dict(_fields(self.entries.get("", b"")))
-        self.num_shards = header.get(1, 1)
-
-    def get(self, key: str) -> Any:
-        import numpy as np
-
-        meta: dict[str, Any] = {"shape": [], "shard": 0, "offset": 0, "size": 0, "dtype": 0}
-        for n, v in _fields(self.entries[key]):
-            if n == 1:
-                meta["dtype"] = v
-            elif n == 2:
-                meta["shape"] = [dict(_fields(d)).get(1, 0) for m, d in _fields(v) if m == 2]
-            elif n in (3, 4, 5):
-                meta[{3: "shard", 4: "offset", 5: "size"}[n]] = v
-        path = f"{self.prefix}.data-{meta['shard']:05d}-of-{self.num_shards:05d}"
-        with open(path, "rb") as f:
-            f.seek(meta["offset"])
-            raw = f.read(meta["size"])
-        if meta["dtype"] == 7:
-            count = int(np.prod(meta["shape"])) if meta["shape"] else 1
-            i, lengths = 0, []
-            for _ in range(count):
-                length, i = _varint(raw, i)
-                lengths.append(length)
-            i += 4
-            out = []
-            for length in lengths:
-                out.append(raw[i : i + length])
-                i += length
-            return out
-        return np.frombuffer(raw, dtype=NUMPY_DTYPES[meta["dtype"]]).reshape(meta["shape"])
-
-    def object_graph(self) -> list[dict[str, Any]]:
-        nodes = []
-        for n, node in _fields(self.get("_CHECKPOINTABLE_OBJECT_GRAPH")[0]):
-            if n != 1:
-                continue
-            children, attributes = [], []
-            for m, v in _fields(node):
-                fields = dict(_fields(v))
-                if m == 1:
-                    children.append((fields.get(2, b"").decode(), fields.get(1, 0)))
-                elif m == 2:
-                    attributes.append(
-                        {
-                            "name": fields.get(1, b"").decode(),
-                            "full_name": fields.get(2, b"").decode(),
-                            "checkpoint_key": fields.get(3, b"").decode(),
-                        }
-                    )
-            nodes.append({"children": children, "attributes": attributes})
-        return nodes
-
-
 def savedmodel_to_h5(sm_dir: str, dst: str) -> dict[str, Any]:
     """A legacy .h5 from a tf-keras SavedModel, for Keras 3's .h5 reader, without TensorFlow:
-    - model_config / training_config: the root node's metadata JSON in keras_metadata.pb;
-    - weights: the checkpoint's object graph: root child "layer-i" is model.layers[i] (tf-keras
-      order: a Sequential's auto InputLayer is not one), its child "variables" lists the
-      layer's weights in order ("0", "1", ...); each variable node's VARIABLE_VALUE attribute
-      gives full_name and the checkpoint_key of the value. The layer's name comes from the
-      keras_metadata node at "root.layer-i" or "root.layer_with_weights-k"."""
+    model_config / training_config from the root node of keras_metadata.pb; one weights group
+    per model.layers[i] (the checkpoint's object graph, ``read_savedmodel_weights``). A
+    subclassed model has no ``layer-i``: the root's own variables are model.weights in order."""
     import h5py
     import numpy as np
 
-    nodes = read_keras_metadata(os.path.join(sm_dir, "keras_metadata.pb"))
-    by_path = {n.get("node_path"): n for n in nodes}
-    meta = decode_tuples(by_path["root"]["metadata"])
-    model_config = meta.get("model_config") or {
-        "class_name": meta["class_name"],
-        "config": meta["config"],
+    from kerascope._reading.savedmodel import (
+        read_keras_metadata,
+        read_savedmodel_weights,
+        root_metadata,
+    )
+
+    nodes = read_keras_metadata(sm_dir)
+    meta = root_metadata(sm_dir, nodes)
+    mapping = read_savedmodel_weights(sm_dir)
+    checkpoint = mapping.checkpoint
+    names = [layer.name for layer in mapping.layers]
+    weights = {
+        layer.name: [(full, checkpoint.read_array(key)) for full, key in layer.variables]
+        for layer in mapping.layers
     }
-    checkpoint = Checkpoint(os.path.join(sm_dir, "variables", "variables"))
-    graph = checkpoint.object_graph()
-
-    def child(node_id: int, name: str) -> int | None:
-        return next((c for local, c in graph[node_id]["children"] if local == name), None)
-
-    def variables_of(node_id: int) -> list[tuple[str, Any]]:
-        out: list[tuple[str, Any]] = []
-        holder = child(node_id, "variables")
-        j = 0
-        while holder is not None and (v := child(holder, str(j))) is not None:
-            attr = next(a for a in graph[v]["attributes"] if a["name"] == "VARIABLE_VALUE")
-            out.append((attr["full_name"], checkpoint.get(attr["checkpoint_key"])))
-            j += 1
-        return out
-
-    names: list[str] = []
-    weights: dict[str, list[tuple[str, Any]]] = {}
-    i = 0
-    while (node_id := child(0, f"layer-{i}")) is not None:
-        # keras_metadata names a node by the first path to it: a layer with weights is
-        # "root.layer_with_weights-k" (another edge of the root to the same node), else
-        # "root.layer-i".
-        aliases = [local for local, c in graph[0]["children"] if c == node_id]
-        metadata = next(
-            (by_path[f"root.{a}"]["metadata"] for a in aliases if f"root.{a}" in by_path), {}
-        )
-        name = metadata.get("name") or f"layer-{i}"
-        names.append(name)
-        weights[name] = variables_of(node_id)
-        i += 1
     info: dict[str, Any] = {
         "metadata_nodes": len(nodes),
-        "root_identifier": by_path["root"].get("identifier"),
+        "root_identifier": next(n.identifier for n in nodes if n.node_path == "root"),
         "layers": len(names),
         "variables": sum(len(w) for w in weights.values()),
         "layer_names": names,
     }
-    flat: list[Any] = []
+    flat = [checkpoint.read_array(key) for _, key in mapping.root_variables]
     if not names:
-        # Subclassed model: its layers are attributes, not layer-i. The root's own "variables"
-        # list is model.weights in tf-keras order.
-        flat = [value for _, value in variables_of(0)]
         info["flat_variables"] = len(flat)
     with h5py.File(dst, "w") as f:
         f.attrs["keras_version"] = str(meta.get("keras_version", "2"))
         f.attrs["backend"] = str(meta.get("backend", "tensorflow"))
-        f.attrs["model_config"] = json.dumps(model_config)
+        f.attrs["model_config"] = json.dumps(meta["model_config"])
         if meta.get("training_config"):
             f.attrs["training_config"] = json.dumps(meta["training_config"])
         group = f.create_group("model_weights")

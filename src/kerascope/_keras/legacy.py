@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from kerascope._audit.inspect import Inspection
 
 from .runtime import _keras
+from .savedmodel_weights import load_savedmodel_weights
 from .shims import positional_add_weight, time_distributed_inner, with_output_shape
 
 __all__ = ["load_keras2"]
@@ -53,7 +54,10 @@ def load_keras2(
     try:
         with keras.saving.custom_object_scope(objects), positional_add_weight():
             model = _build(keras, inspection.format, config, objects, safe_mode)
-            model.load_weights(inspection.path)
+            if inspection.format == "savedmodel":
+                load_savedmodel_weights(model, inspection.path)
+            else:
+                model.load_weights(inspection.path)
             if compile:
                 if compile_config:
                     model.compile_from_config(compile_config)
@@ -71,7 +75,7 @@ def load_keras2(
 def _build(
     keras: Any, file_format: str, config: dict[str, Any], objects: dict[str, Any], safe_mode: bool
 ) -> Any:
-    if file_format == "h5":
+    if file_format in ("h5", "savedmodel"):
         # The legacy (module-less) format: Keras's public legacy deserializer, as Keras's own
         # .h5 reader uses it, over every built-in layer and model class.
         module_objects = {

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 from .load import load_with_plan
 from .runtime import in_custom_object_scope
 from .save import save_model
+from .savedmodel_parity import REFERENCE_NAME, serving_signature_outputs
 from .smoke import _array, _input_specs
 
 __all__ = ["Migration", "migrate"]
@@ -35,7 +36,8 @@ class Migration(Record):
         source: The Keras 2 file.
         target: The Keras 3 ``.keras`` written.
         rules: One line per translation rule applied.
-        reference: ``"tf-keras"`` or None when no independent reference was available.
+        reference: ``"tf-keras"``, the SavedModel's serving signature, or None when no
+            independent reference was available.
         max_abs_diff: The largest difference between the reference's and the migrated model's
             outputs, each computed in a fresh process; None without a reference.
         note: Why there was no reference, when there was none.
@@ -57,11 +59,13 @@ def migrate(
     trust: Iterable[str] = (),
     safe_mode: bool = True,
 ) -> Migration:
-    """Load a Keras 2 ``.h5`` / tf-keras ``.keras`` file, save it as a Keras 3 ``.keras``.
+    """Load a Keras 2 ``.h5`` / tf-keras ``.keras`` / SavedModel, save it as a Keras 3 ``.keras``.
 
     The file is translated and loaded as :func:`kerascope.load_model` does it (smoke-checked),
     saved with :func:`kerascope.save_model` (manifest, atomic write), then the original is run
     with tf-keras and the new file with kerascope, each in a fresh process, on the same inputs.
+    A SavedModel directory is rebuilt from its ``keras_metadata.pb`` config and checkpoint
+    variables; its reference is its own ``serving_default`` signature, run by TensorFlow alone.
 
     Raises:
         KerasLoadError: The outputs differ by more than 1e-5, or a side failed.
@@ -78,18 +82,18 @@ def migrate(
     save_model(model, target)
     translation = plan.inspection.translation
     rules = tuple(a.detail for a in translation.applied) if translation else ()
+    if plan.inspection.format == "savedmodel":
+        return _savedmodel_parity(
+            source=source, target=target, rules=rules, model=model, sources=sources,
+            trust=trust, safe_mode=safe_mode,
+        )  # fmt: skip
     if importlib.util.find_spec("tf_keras") is None:
         note = "no independent reference: tf-keras is not installed (kerascope[legacy])"
         return Migration(source=source, target=target, rules=rules, reference=None,
                          max_abs_diff=None, note=note)  # fmt: skip
     needed = [r for r in plan.resolutions if r.origin in _IMPORTED and r.module and r.attribute]
     with tempfile.TemporaryDirectory(prefix="kerascope-migrate-") as tmp:
-        import numpy as np
-
-        inputs = os.path.join(tmp, "inputs.npz")
-        arrays = [_array(shape, dtype) for shape, dtype in _input_specs(model)]
-        named: dict[str, Any] = {f"in_{i}": a for i, a in enumerate(arrays)}
-        np.savez(inputs, **named)
+        inputs = _write_inputs(tmp, model)
         common = {
             "inputs": inputs,
             "safe_mode": safe_mode,
@@ -100,11 +104,80 @@ def migrate(
         }
         reference = _side(tmp, {**common, "side": "tf-keras", "path": source})
         migrated = _side(tmp, {**common, "side": "kerascope", "path": target})
-        diff = max(float(np.max(np.abs(a - b))) for a, b in zip(reference, migrated, strict=True))
+    diff = _largest_difference(target, reference, migrated)
     if not diff <= _TOLERANCE:
         raise KerasLoadError(target, ValueError(f"outputs differ from tf-keras's by {diff:.3g}"))
     return Migration(source=source, target=target, rules=rules, reference="tf-keras",
                      max_abs_diff=diff)  # fmt: skip
+
+
+def _savedmodel_parity(
+    *,
+    source: str,
+    target: str,
+    rules: tuple[str, ...],
+    model: Any,
+    sources: Sequence[str | os.PathLike[str]],
+    trust: tuple[str, ...],
+    safe_mode: bool,
+) -> Migration:
+    """The migrated file (kerascope, fresh process) against the directory's serving signature
+    (TensorFlow alone, another fresh process)."""
+    if importlib.util.find_spec("tensorflow") is None:
+        note = "no independent reference: TensorFlow is not installed to run the signature"
+        return Migration(source=source, target=target, rules=rules, reference=None,
+                         max_abs_diff=None, note=note)  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="kerascope-migrate-") as tmp:
+        inputs = _write_inputs(tmp, model)
+        reference = serving_signature_outputs(
+            source,
+            inputs,
+            os.path.join(tmp, "signature.npz"),
+            input_names=[str(getattr(t, "name", "")).split(":")[0] for t in model.inputs],
+            output_names=[str(name) for name in getattr(model, "output_names", None) or []],
+        )
+        spec = {
+            "inputs": inputs, "safe_mode": safe_mode, "roots": [], "objects": {},
+            "sources": [os.fspath(s) for s in sources], "trust": list(trust),
+            "side": "kerascope", "path": target,
+        }  # fmt: skip
+        migrated = _side(tmp, spec)
+    diff = _largest_difference(target, reference, migrated)
+    if not diff <= _TOLERANCE:
+        raise KerasLoadError(
+            target, ValueError(f"outputs differ from {REFERENCE_NAME} by {diff:.3g}")
+        )
+    return Migration(source=source, target=target, rules=rules, reference=REFERENCE_NAME,
+                     max_abs_diff=diff)  # fmt: skip
+
+
+def _write_inputs(tmp: str, model: Any) -> str:
+    import numpy as np
+
+    inputs = os.path.join(tmp, "inputs.npz")
+    arrays = [_array(shape, dtype) for shape, dtype in _input_specs(model)]
+    named: dict[str, Any] = {f"in_{i}": a for i, a in enumerate(arrays)}
+    np.savez(inputs, **named)
+    return inputs
+
+
+def _largest_difference(target: str, reference: list[Any], migrated: list[Any]) -> float:
+    import numpy as np
+
+    if len(reference) != len(migrated):
+        raise KerasLoadError(
+            target,
+            ValueError(f"the reference gave {len(reference)} outputs, the migrated model "
+                       f"{len(migrated)}"),
+        )  # fmt: skip
+    diffs = []
+    for a, b in zip(reference, migrated, strict=True):
+        if a.shape != b.shape:
+            raise KerasLoadError(
+                target, ValueError(f"output shapes differ: {a.shape} and {b.shape}")
+            )
+        diffs.append(float(np.max(np.abs(a.astype("float64") - b.astype("float64")))))
+    return max(diffs)
 
 
 def _side(tmp: str, spec: dict[str, Any]) -> list[Any]:

@@ -1,7 +1,8 @@
 """Open a model file as data: detect its format from its content and read its configs.
 
 Four forms are read: the ``.keras`` zip, the unzipped ``.keras`` directory, legacy
-``.h5``/``.hdf5``, and a tf-keras SavedModel directory (its ``keras_metadata.pb``). Everything else gets a :class:`~kerascope.errors.ModelFileError` whose message
+``.h5``/``.hdf5``, and a tf-keras SavedModel directory (its ``keras_metadata.pb``). Everything
+else gets a :class:`~kerascope.errors.ModelFileError` whose message
 says what the path is and what to do. Nothing here imports Keras or user code.
 """
 
@@ -219,9 +220,9 @@ def _read_savedmodel(path: str, entries: tuple[str, ...]) -> ModelFile:
         training_config=training if isinstance(training, dict) else None,
         keras_version=_optional_text(meta.get("keras_version")),
         backend=_optional_text(meta.get("backend")),
-        weights=WeightsInfo("variables/" + data[0], size) if len(data) == 1 else (
-            WeightsInfo(f"variables/ ({len(data)} shards)", size) if data else None
-        ),
+        weights=WeightsInfo("variables/" + data[0], size)
+        if len(data) == 1
+        else (WeightsInfo(f"variables/ ({len(data)} shards)", size) if data else None),
         members=entries,
     )
 

@@ -13,7 +13,7 @@ from kerascope._common.record import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["WireError", "fields", "read_varint", "field_map"]
+__all__ = ["WireError", "field_map", "fields", "read_varint"]
 
 _MAX_VARINT_BYTES = 10  # a uint64 takes at most 10 groups of 7 bits
 _VARINT, _FIXED64, _BYTES, _FIXED32 = 0, 1, 2, 5
