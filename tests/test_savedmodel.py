@@ -182,6 +182,26 @@ def test_every_truncation_of_the_index_is_a_model_file_error(tmp_path: Path) -> 
             read_savedmodel_weights(str(directory))
 
 
+@pytest.mark.parametrize("fill", [0x00, 0x7F, 0xFF])
+def test_every_corrupted_byte_of_the_index_is_a_model_file_error_or_reads(
+    tmp_path: Path, fill: int
+) -> None:
+    """The footer stays intact, so the block handles, restart counts and entries are what is
+    tried: each must be bounds-checked (an IndexError or a hang here is a bug)."""
+    directory = write_savedmodel(tmp_path / "sm")
+    index = directory / "variables" / "variables.index"
+    whole = index.read_bytes()
+    for position in range(len(whole) - 8):
+        index.write_bytes(whole[:position] + bytes([fill]) + whole[position + 1 :])
+        try:
+            weights = read_savedmodel_weights(str(directory))
+            for layer in weights.layers:
+                for _, key in layer.variables:
+                    weights.checkpoint.read_array(key)
+        except ModelFileError:
+            pass
+
+
 def test_every_truncation_of_the_metadata_is_a_model_file_error(tmp_path: Path) -> None:
     directory = write_savedmodel(tmp_path / "sm")
     metadata = directory / "keras_metadata.pb"

@@ -20,7 +20,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         >>> parser.parse_args(["migrate", "old.h5", "new.keras"]).target
         'new.keras'
     """
-    summary = "rewrite a Keras 2 .h5/.keras as a Keras 3 .keras, with parity against tf-keras"
+    summary = (
+        "rewrite a Keras 2 .h5/.keras/SavedModel as a Keras 3 .keras, with parity against "
+        "tf-keras (SavedModel: its own serving signature)"
+    )
     command = commands.add_parser("migrate", help=summary, description=summary, **footer())
     command.add_argument("path", help=PATH_HELP)
     command.add_argument("target", help="the Keras 3 .keras file to write")
