@@ -74,7 +74,7 @@ class Inspection(Record):
 
     Attributes:
         path: The file inspected.
-        format: ``"keras"``, ``"keras-dir"`` or ``"h5"``.
+        format: ``"keras"``, ``"keras-dir"``, ``"h5"`` or ``"savedmodel"``.
         keras_version: The Keras version that saved it, when recorded.
         date_saved: When it was saved (.keras only).
         backend: The backend recorded in .h5 files.
