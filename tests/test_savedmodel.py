@@ -259,6 +259,20 @@ def test_a_shard_outside_the_directory_is_never_read(tmp_path: Path) -> None:
         )
 
 
+def test_a_fifo_in_place_of_a_variables_file_never_blocks(tmp_path: Path) -> None:
+    directory = write_savedmodel(tmp_path / "sm")
+    shard = directory / "variables" / "variables.data-00000-of-00001"
+    shard.unlink()
+    os.mkfifo(shard)
+    with pytest.raises(ModelFileError, match="not a regular file"):
+        read_savedmodel_weights(str(directory))
+    index = directory / "variables" / "variables.index"
+    index.unlink()
+    os.mkfifo(index)
+    with pytest.raises(ModelFileError, match="not a regular file"):
+        read_savedmodel_weights(str(directory))
+
+
 @pytest.mark.parametrize(
     "garbage",
     [b"", b"\xff" * 64, b"\0" * 48, os.urandom(200), b"\x0a\xff\xff\xff\xff\x0f"],

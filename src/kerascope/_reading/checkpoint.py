@@ -134,6 +134,8 @@ class Checkpoint:
         real_root = os.path.realpath(self.root)
         if not os.path.realpath(path).startswith(real_root + os.sep):
             raise self._fail(f"{os.path.basename(path)} lies outside the SavedModel directory")
+        if os.path.exists(path) and not os.path.isfile(path):
+            raise self._fail(f"{os.path.basename(path)} is not a regular file")
         try:
             with open(path, "rb") as handle:
                 available = os.fstat(handle.fileno()).st_size
@@ -255,6 +257,8 @@ def open_checkpoint(savedmodel_dir: str) -> Checkpoint:
     def fail(problem: str) -> ModelFileError:
         return ModelFileError(savedmodel_dir, f"variables/variables.index {problem}")
 
+    if os.path.exists(index_path) and not os.path.isfile(index_path):
+        raise fail("is not a regular file")  # a FIFO or device would block the read
     try:
         size = os.path.getsize(index_path)
         if not os.path.realpath(index_path).startswith(os.path.realpath(savedmodel_dir) + os.sep):

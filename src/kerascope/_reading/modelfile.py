@@ -211,8 +211,6 @@ def _read_savedmodel(path: str, entries: tuple[str, ...]) -> ModelFile:
 
     meta = root_metadata(path, read_keras_metadata(path))
     training = meta.get("training_config")
-    data = [e for e in _listdir(os.path.join(path, "variables")) if ".data-" in e]
-    size = sum(os.path.getsize(os.path.join(path, "variables", e)) for e in data)
     return ModelFile(
         path=path,
         format="savedmodel",
@@ -220,18 +218,23 @@ def _read_savedmodel(path: str, entries: tuple[str, ...]) -> ModelFile:
         training_config=training if isinstance(training, dict) else None,
         keras_version=_optional_text(meta.get("keras_version")),
         backend=_optional_text(meta.get("backend")),
-        weights=WeightsInfo("variables/" + data[0], size)
-        if len(data) == 1
-        else (WeightsInfo(f"variables/ ({len(data)} shards)", size) if data else None),
+        weights=_savedmodel_weights(path),
         members=entries,
     )
 
 
-def _listdir(path: str) -> list[str]:
+def _savedmodel_weights(path: str) -> WeightsInfo | None:
+    """The checkpoint's data shards (their sizes only; nothing is read)."""
+    folder = os.path.join(path, "variables")
     try:
-        return sorted(os.listdir(path))
+        shards = sorted(name for name in os.listdir(folder) if ".data-" in name)
+        size = sum(os.path.getsize(os.path.join(folder, name)) for name in shards)
     except OSError:
-        return []
+        return None
+    if not shards:
+        return None
+    name = shards[0] if len(shards) == 1 else f"{len(shards)} shards"
+    return WeightsInfo(f"variables/{name}", size)
 
 
 def _read_file(directory: str, name: str) -> bytes:
