@@ -34,6 +34,9 @@ KERAS2 = FIXTURES / "keras2"
 # Not handled yet for any Keras 2 file kind (tests/test_keras2.py KNOWN_GAPS): each must end in
 # a kerascope error (non-zero exit, no traceback) or in a migration with parity.
 KNOWN_GAPS = {"lambda_named_fn", "lambda_python", "tfoplambda"}
+# Loads (through the Keras 2 add_weight shim), but the migrated .keras needs the same shim at
+# every later load, which a Keras 3 file does not get: the migration fails its parity check.
+MIGRATION_GAPS = {"positional_add_weight"}
 
 # --- writing SavedModel-shaped bytes (the layouts of docs/keras2-translation.md, SavedModel) ---
 
@@ -408,7 +411,7 @@ def test_every_corpus_savedmodel_migrates_with_parity_against_its_signature(
     assert name in _savedmodels(keras2_corpus)
     target = tmp_path / "new.keras"
     result = _migrate_one(keras2_corpus, name, target)
-    if name in KNOWN_GAPS and result.returncode != 0:
+    if name in KNOWN_GAPS | MIGRATION_GAPS and result.returncode != 0:
         assert "Traceback" not in result.stderr, result.stderr[-2000:]
         assert not target.exists()
         return
@@ -419,6 +422,18 @@ def test_every_corpus_savedmodel_migrates_with_parity_against_its_signature(
     inspected = json.loads(_cli("inspect", "--json", str(target)).stdout)
     assert inspected["provenance"]["writer"] == "Keras 3.x"
     assert inspected["manifest"] is not None
+
+
+@pytest.mark.slow
+def test_a_migration_that_fails_its_parity_check_leaves_no_file(
+    keras2_corpus: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "new.keras"
+    result = _migrate_one(keras2_corpus, "positional_add_weight", target)
+    assert result.returncode == 6, result.stdout + result.stderr[-2000:]
+    assert "kerascope side failed" in result.stderr and "add_weight" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # neither the target nor the staged file
 
 
 _EVALUATE = """

@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 
 from kerascope._common.record import TYPE_CHECKING, Record
-from kerascope._resolving.plan import make_plan
+from kerascope._resolving.plan import Plan, make_plan
 from kerascope.errors import KerasLoadError
 
 if TYPE_CHECKING:
@@ -62,8 +62,9 @@ def migrate(
     """Load a Keras 2 ``.h5`` / tf-keras ``.keras`` / SavedModel, save it as a Keras 3 ``.keras``.
 
     The file is translated and loaded as :func:`kerascope.load_model` does it (smoke-checked),
-    saved with :func:`kerascope.save_model` (manifest, atomic write), then the original is run
-    with tf-keras and the new file with kerascope, each in a fresh process, on the same inputs.
+    saved with :func:`kerascope.save_model` (manifest) beside the target, then the original is
+    run with tf-keras and the new file with kerascope, each in a fresh process, on the same
+    inputs; the new file replaces ``target`` only when they agree (nothing is left otherwise).
     A SavedModel directory is rebuilt from its ``keras_metadata.pb`` config and checkpoint
     variables; its reference is its own ``serving_default`` signature, run by TensorFlow alone.
 
@@ -79,14 +80,44 @@ def migrate(
     trust = tuple(trust)
     plan = make_plan(source, sources, trust, safe_mode=safe_mode, in_scope=in_custom_object_scope)
     model = load_with_plan(plan)
-    save_model(model, target)
     translation = plan.inspection.translation
     rules = tuple(a.detail for a in translation.applied) if translation else ()
-    if plan.inspection.format == "savedmodel":
-        return _savedmodel_parity(
-            source=source, target=target, rules=rules, model=model, sources=sources,
-            trust=trust, safe_mode=safe_mode,
-        )  # fmt: skip
+    # Saved beside the target and renamed over it only once parity held: a failed migration
+    # leaves no file that looks migrated.
+    folder, name = os.path.split(os.path.abspath(target))
+    staged = os.path.join(folder, f".{name}.kerascope-{os.getpid()}.keras")
+    try:
+        save_model(model, staged)
+        if plan.inspection.format == "savedmodel":
+            result = _savedmodel_parity(
+                source=source, target=target, staged=staged, rules=rules, model=model,
+                sources=sources, trust=trust, safe_mode=safe_mode,
+            )  # fmt: skip
+        else:
+            result = _tf_keras_parity(
+                plan, source=source, target=target, staged=staged, rules=rules, model=model,
+                sources=sources, trust=trust, safe_mode=safe_mode,
+            )  # fmt: skip
+        os.replace(staged, target)
+    finally:
+        if os.path.exists(staged):
+            os.unlink(staged)
+    return result
+
+
+def _tf_keras_parity(
+    plan: Plan,
+    *,
+    source: str,
+    target: str,
+    staged: str,
+    rules: tuple[str, ...],
+    model: Any,
+    sources: Sequence[str | os.PathLike[str]],
+    trust: tuple[str, ...],
+    safe_mode: bool,
+) -> Migration:
+    """The original loaded by tf-keras against the staged file loaded by kerascope."""
     if importlib.util.find_spec("tf_keras") is None:
         note = "no independent reference: tf-keras is not installed (kerascope[legacy])"
         return Migration(source=source, target=target, rules=rules, reference=None,
@@ -103,7 +134,7 @@ def migrate(
             "trust": list(trust),
         }
         reference = _side(tmp, {**common, "side": "tf-keras", "path": source})
-        migrated = _side(tmp, {**common, "side": "kerascope", "path": target})
+        migrated = _side(tmp, {**common, "side": "kerascope", "path": staged})
     diff = _largest_difference(target, reference, migrated)
     if not diff <= _TOLERANCE:
         raise KerasLoadError(target, ValueError(f"outputs differ from tf-keras's by {diff:.3g}"))
@@ -115,6 +146,7 @@ def _savedmodel_parity(
     *,
     source: str,
     target: str,
+    staged: str,
     rules: tuple[str, ...],
     model: Any,
     sources: Sequence[str | os.PathLike[str]],
@@ -139,7 +171,7 @@ def _savedmodel_parity(
         spec = {
             "inputs": inputs, "safe_mode": safe_mode, "roots": [], "objects": {},
             "sources": [os.fspath(s) for s in sources], "trust": list(trust),
-            "side": "kerascope", "path": target,
+            "side": "kerascope", "path": staged,
         }  # fmt: skip
         migrated = _side(tmp, spec)
     diff = _largest_difference(target, reference, migrated)
