@@ -120,7 +120,7 @@ class Checkpoint:
             raise self._fail(f"the checkpoint has no variable '{key}'")
         return found
 
-    def read_bytes(self, key: str) -> bytes:
+    def read_bytes(self, key: str) -> bytearray:
         """The raw bytes of one tensor, after checking its location against its shard file.
 
         Raises:
@@ -145,12 +145,13 @@ class Checkpoint:
                         f" of {os.path.basename(path)}, which has {available}: truncated"
                     )
                 handle.seek(entry.offset)
-                data = handle.read(entry.size)
+                data = bytearray(entry.size)  # backed by the file: offset + size <= its size
+                read = handle.readinto(data)
         except FileNotFoundError:
             raise self._fail(f"the variables file {os.path.basename(path)} is missing") from None
         except OSError as error:
             raise self._fail(f"{os.path.basename(path)} cannot be read ({error})") from None
-        if len(data) != entry.size:
+        if read != entry.size:
             raise self._fail(f"variable '{key}': short read from {os.path.basename(path)}")
         return data
 
@@ -175,7 +176,8 @@ class Checkpoint:
         import numpy as np
 
         data = self.read_bytes(key)
-        return np.frombuffer(data, dtype=dtype).reshape(entry.shape).copy()
+        # A bytearray: the array is writable and shares its memory (no second copy).
+        return np.frombuffer(data, dtype=dtype).reshape(entry.shape)
 
     def read_strings(self, key: str) -> list[bytes]:
         """A string tensor: its elements as bytes (varint lengths, a crc32c, then the bytes)."""
@@ -200,7 +202,7 @@ class Checkpoint:
             raise self._fail(f"string tensor '{key}' is truncated")
         out = []
         for length in lengths:
-            out.append(data[position : position + length])
+            out.append(bytes(data[position : position + length]))
             position += length
         return out
 

@@ -23,7 +23,9 @@ class WireError(ValueError):
     """Bytes that are not a well-formed protobuf message (truncated, or not protobuf)."""
 
 
-def read_varint(buffer: bytes, position: int, end: int | None = None) -> tuple[int, int]:
+def read_varint(
+    buffer: bytes | bytearray, position: int, end: int | None = None
+) -> tuple[int, int]:
     """Read one base-128 varint; return its value and the position after it.
 
     Raises:
