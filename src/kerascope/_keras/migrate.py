@@ -134,7 +134,7 @@ def _tf_keras_parity(
             "trust": list(trust),
         }
         reference = _side(tmp, {**common, "side": "tf-keras", "path": source})
-        migrated = _side(tmp, {**common, "side": "kerascope", "path": staged})
+        migrated = _side(tmp, {**common, "side": "kerascope", "path": staged, "label": target})
     diff = _largest_difference(target, reference, migrated)
     if not diff <= _TOLERANCE:
         raise KerasLoadError(target, ValueError(f"outputs differ from tf-keras's by {diff:.3g}"))
@@ -165,13 +165,16 @@ def _savedmodel_parity(
             source,
             inputs,
             os.path.join(tmp, "signature.npz"),
-            input_names=[str(getattr(t, "name", "")).split(":")[0] for t in model.inputs],
+            input_names=[
+                str(getattr(t, "name", "")).split(":")[0]
+                for t in getattr(model, "inputs", None) or []  # a subclassed model has none
+            ],
             output_names=[str(name) for name in getattr(model, "output_names", None) or []],
         )
         spec = {
             "inputs": inputs, "safe_mode": safe_mode, "roots": [], "objects": {},
             "sources": [os.fspath(s) for s in sources], "trust": list(trust),
-            "side": "kerascope", "path": staged,
+            "side": "kerascope", "path": staged, "label": target,
         }  # fmt: skip
         migrated = _side(tmp, spec)
     diff = _largest_difference(target, reference, migrated)
@@ -228,6 +231,7 @@ def _side(tmp: str, spec: dict[str, Any]) -> list[Any]:
     )  # fmt: skip
     if result.returncode != 0:
         tail = result.stderr.strip().splitlines()[-1:] or ["(no output)"]
-        raise KerasLoadError(spec["path"], RuntimeError(f"{name} side failed: {tail[0]}"))
+        label = spec.get("label", spec["path"])  # the target, not the staged file's name
+        raise KerasLoadError(label, RuntimeError(f"{name} side failed: {tail[0]}"))
     with np.load(spec["out"]) as data:
         return [data[f"out_{i}"] for i in range(len(data.files))]
