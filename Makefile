@@ -71,6 +71,7 @@ bench: $(STAMP)
 	$(PY) bench/scan.py
 	$(PY) bench/scan_store.py
 	$(PY) bench/export.py
+	$(PY) bench/migrate.py
 
 # The fuzz tests of the readers with many more examples (the normal suite runs a few hundred).
 fuzz: $(STAMP)
