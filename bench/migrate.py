@@ -118,6 +118,7 @@ def measure(command: list[str], environment: dict[str, str]) -> tuple[float, int
 def main() -> int:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 2
     size = build()
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="kerascope-bench-migrate-") as tmp:
         target = Path(tmp) / "migrated.keras"
@@ -154,7 +155,7 @@ def main() -> int:
                 print(f"  {name}: {results[name][-1]}", flush=True)
         target_size = target.stat().st_size if target.exists() else 0
     total = time.perf_counter() - started
-    section = render(results, size, target_size, runs, total)
+    section = render(results, size, target_size, runs, total, load)
     write_benchmarks_md(section, SECTION)
     print(section)
     print(f"wrote {BENCHMARKS_MD}")
@@ -167,6 +168,7 @@ def render(
     target_size: int,
     runs: int,
     total: float,
+    load: float,
 ) -> str:
     """The BENCHMARKS.md section."""
     facts = machine_facts()
@@ -187,7 +189,8 @@ def render(
         f"Measured {facts['date']} on {facts['cpu']} ({facts['cores']} cores, {facts['ram']}), "
         f"Python {facts['python']}, Keras {facts['keras']}, TensorFlow {facts['tensorflow']}; "
         f"variables {size / 10**6:.1f} MB, migrated `.keras` {target_size / 10**6:.1f} MB; "
-        f"{runs} runs per command, whole run {total:.0f} s.",
+        f"{runs} runs per command, whole run {total:.0f} s; load average {load:.1f} when it "
+        "started (other sessions share the 2 cores: compare the rows of one run, not runs).",
         "",
         "| command | median s | min s | max s | peak RSS MiB | ratio to tf-keras load |",
         "|---|--:|--:|--:|--:|--:|",
