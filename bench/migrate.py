@@ -155,7 +155,7 @@ def main() -> int:
                 print(f"  {name}: {results[name][-1]}", flush=True)
         target_size = target.stat().st_size if target.exists() else 0
     total = time.perf_counter() - started
-    section = render(results, size, target_size, runs, total, load)
+    section = render(results, size=size, target_size=target_size, runs=runs, total=total, load=load)
     write_benchmarks_md(section, SECTION)
     print(section)
     print(f"wrote {BENCHMARKS_MD}")
@@ -164,6 +164,7 @@ def main() -> int:
 
 def render(
     results: dict[str, list[tuple[float, int, int]]],
+    *,
     size: int,
     target_size: int,
     runs: int,
