@@ -88,6 +88,12 @@ def savedmodel_dir(tmp: Path, zoo: Path) -> Path:
     return folder
 
 
+def savedmodel_damaged_metadata(tmp: Path, zoo: Path) -> Path:
+    folder = savedmodel_dir(tmp, zoo)
+    (folder / "keras_metadata.pb").write_bytes(b"\x0a\x80")
+    return folder
+
+
 def plain_dir(tmp: Path, zoo: Path) -> Path:
     (tmp / "folder").mkdir()
     return tmp / "folder"
@@ -143,7 +149,11 @@ CASES: dict[str, tuple[Callable[[Path, Path], Path], str]] = {
     "json not utf-8": (json_not_utf8, "not UTF-8"),
     "json nested too deep": (json_nested_too_deep, "nested too deeply"),
     "config nested too deep": (config_nested_too_deep, "nested deeper than"),
-    "SavedModel directory": (savedmodel_dir, "TensorFlow SavedModel directory"),
+    "SavedModel directory": (savedmodel_dir, "not a Keras SavedModel: no Keras config"),
+    "SavedModel with damaged Keras metadata": (
+        savedmodel_damaged_metadata,
+        "keras_metadata.pb is truncated or not Keras metadata",
+    ),
     "plain directory": (plain_dir, "directory without config.json"),
     "weights-only h5": (weights_only_h5, "weights-only HDF5 file"),
     "failed-save h5": (failed_save_h5, "failed half-way"),
