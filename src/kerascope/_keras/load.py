@@ -60,7 +60,9 @@ def load_model(
     handed it over. ``safe_mode=False`` is the one switch for Lambda bytecode.
 
     Args:
-        path: A ``.keras`` file, an unzipped ``.keras`` directory or a legacy ``.h5`` file.
+        path: A ``.keras`` file, an unzipped ``.keras`` directory, a legacy ``.h5`` file, or a
+            tf-keras SavedModel directory (rebuilt in memory from its ``keras_metadata.pb``
+            config and checkpoint variables; :func:`kerascope.migrate` writes it as ``.keras``).
         sources: Where custom objects are defined: ``.py`` files, directories, dotted modules or
             packages. Only the files that define what the model needs are imported.
         trust: Packages or distributions (``"tcn"``, ``"keras-tcn"``) whose modules, named by
