@@ -133,7 +133,14 @@ def _metric(keras: Any, item: Any, objects: dict[str, Any]) -> Any:
     if item.get("class_name") == "MeanMetricWrapper" and isinstance(config, dict):
         fn_name = config.get("fn")
         if isinstance(fn_name, str):
-            fn = objects.get(fn_name) or _builtin_function(keras, fn_name)
+            custom = objects.get(fn_name)
+            if custom is not None and config.get("name") == getattr(custom, "__name__", None):
+                # The user's own function, named after itself: hand Keras the function, which
+                # it wraps and names the same way. A wrapper would be saved with that name,
+                # which Keras 3 resolves through custom_objects (to the function) when the
+                # migrated file is loaded again: "'function' object has no attribute 'replace'".
+                return custom
+            fn = custom or _builtin_function(keras, fn_name)
             return keras.metrics.MeanMetricWrapper(
                 fn=fn, name=config.get("name"), dtype=config.get("dtype")
             )
