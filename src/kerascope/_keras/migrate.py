@@ -11,11 +11,13 @@ import tempfile
 from collections.abc import Iterable, Sequence
 
 from kerascope._common.record import TYPE_CHECKING, Record
-from kerascope._resolving.plan import make_plan
+from kerascope._resolving.plan import lambda_switch, make_plan
 from kerascope.errors import KerasLoadError
 
 if TYPE_CHECKING:
     from typing import Any
+
+    from kerascope._resolving.plan import CompileMode
 
 from .load import load_with_plan
 from .runtime import in_custom_object_scope
@@ -56,12 +58,18 @@ def migrate(
     sources: Sequence[str | os.PathLike[str]] = (),
     trust: Iterable[str] = (),
     safe_mode: bool = True,
+    compile: CompileMode = "auto",
+    allow: Iterable[str] = (),
+    strict: bool = False,
 ) -> Migration:
     """Load a Keras 2 ``.h5`` / tf-keras ``.keras`` file, save it as a Keras 3 ``.keras``.
 
     The file is translated and loaded as :func:`kerascope.load_model` does it (smoke-checked),
     saved with :func:`kerascope.save_model` (manifest, atomic write), then the original is run
     with tf-keras and the new file with kerascope, each in a fresh process, on the same inputs.
+    ``sources``, ``trust``, ``safe_mode``, ``compile``, ``allow`` and ``strict`` mean what they
+    mean for :func:`kerascope.load_model`; ``compile=False`` writes a file without a compile
+    state.
 
     Raises:
         KerasLoadError: The outputs differ by more than 1e-5, or a side failed.
@@ -73,7 +81,11 @@ def migrate(
     """
     source, target = os.fspath(source), os.fspath(target)
     trust = tuple(trust)
-    plan = make_plan(source, sources, trust, safe_mode=safe_mode, in_scope=in_custom_object_scope)
+    safe_mode, allowed = lambda_switch(safe_mode, allow)
+    plan = make_plan(
+        source, sources, trust, compile=compile, safe_mode=safe_mode, allow=allowed,
+        strict=strict, in_scope=in_custom_object_scope,
+    )  # fmt: skip
     model = load_with_plan(plan)
     save_model(model, target)
     translation = plan.inspection.translation
