@@ -39,7 +39,7 @@ def _compile_config(path: Path) -> object:
 def test_migrate_compile_no_writes_a_file_without_compile_state(
     keras2_corpus: Path, tmp_path: Path
 ) -> None:
-    source = keras2_corpus / "registered_custom.h5"
+    source = keras2_corpus / "lr_schedule_custom.h5"
     compiled, bare = tmp_path / "compiled.keras", tmp_path / "bare.keras"
     result = _run("-m", "kerascope", "migrate", str(source), str(compiled), "--from", KERAS2)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -78,7 +78,7 @@ def test_migrate_allow_accepts_the_named_finding(keras2_corpus: Path, tmp_path: 
     script.write_text(ALLOW_CHILD)
     result = _run(
         str(script),
-        str(keras2_corpus / "registered_custom.h5"),
+        str(keras2_corpus / "lr_schedule_custom.h5"),
         str(tmp_path / "with_url.h5"),
         str(tmp_path / "new.keras"),
         KERAS2,
@@ -99,7 +99,7 @@ model = keras.Sequential([keras.Input((3,)), Scale(), keras.layers.Dense(1)])
 kerascope.save_model(model, sys.argv[2])
 """
 
-LAYERS = '''
+LAYERS = """
 import keras
 
 
@@ -107,7 +107,7 @@ import keras
 class Scale(keras.layers.Layer):
     def call(self, x):
         return x * 2.0
-'''
+"""
 
 
 def test_migrate_strict_refuses_a_drifted_source(tmp_path: Path) -> None:

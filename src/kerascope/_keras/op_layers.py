@@ -12,6 +12,7 @@ here, and kerascope supplies them when it loads that file again.
 
 from __future__ import annotations
 
+import importlib
 from functools import cache
 
 from kerascope._common.record import TYPE_CHECKING
@@ -57,9 +58,7 @@ def resolve_op(function: object) -> Any:
             f"layers, which run on the TensorFlow backend only (active backend: {backend}); "
             "load it with KERAS_BACKEND=tensorflow"
         )
-    import tensorflow as tf
-
-    value: Any = tf
+    value: Any = importlib.import_module("tensorflow")
     for part in function.split("."):
         value = getattr(value, part)
     return value
