@@ -183,12 +183,34 @@ def test_an_op_off_the_allowlist_never_runs(keras2_corpus: Path, tmp_path: Path,
         result = _cli(command, str(hostile), "--from", KERAS2)
         assert result.returncode == 4, (command, result.stdout, result.stderr)
         assert "tf.io.write_file" in result.stdout + result.stderr
-        # Allowing the finding gets past the plan, never past the layer, which checks again.
+        # Allowing the finding does not make kerascope call the op.
         allowed = _cli(command, str(hostile), "--from", KERAS2, "--allow", "tf-op")
-        assert allowed.returncode != 0, (command, allowed.stdout)
+        assert allowed.returncode == 4, (command, allowed.stdout, allowed.stderr)
+        assert "never call it, even when the finding is allowed" in allowed.stdout + allowed.stderr
     inspected = _cli("inspect", str(hostile))
     assert "tf.io.write_file (not on the allowlist: refused)" in inspected.stdout
     assert not canary.exists()
+
+
+LAYER_CHILD = """
+import kerascope._keras.op_layers as op_layers
+layer = op_layers.op_layer_classes()["TFOpLambda"](function="math.reduce_sum", name="ok")
+print("allowed:", layer.get_config()["function"])
+try:
+    op_layers.op_layer_classes()["TFOpLambda"](function="io.write_file", name="bad")
+except op_layers.OpLayerError as error:
+    print("refused:", error)
+"""
+
+
+@pytest.mark.slow
+def test_the_layer_itself_refuses_an_op_off_the_allowlist() -> None:
+    result = subprocess.run(
+        [PYTHON, "-c", LAYER_CHILD], env=ENV, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "allowed: math.reduce_sum" in result.stdout
+    assert "refused: the op layer calls tf.io.write_file" in result.stdout
 
 
 @pytest.mark.slow

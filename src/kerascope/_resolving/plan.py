@@ -133,7 +133,7 @@ def make_plan(
     problems += audit_problems(report, inspection, allowed)
     problems += impostors(inspection)
     backend = active_backend()
-    problems += op_layer_problems(inspection, backend)
+    problems += op_layer_problems(inspection, backend, allowed)
     code = backend_code(finder.index, resolutions)
     for resolution, facts in _with_code(resolutions, code):
         obj = resolution.object
