@@ -189,6 +189,9 @@ def test_an_op_off_the_allowlist_never_runs(keras2_corpus: Path, tmp_path: Path,
         assert "never call it, even when the finding is allowed" in allowed.stdout + allowed.stderr
     inspected = _cli("inspect", str(hostile))
     assert "tf.io.write_file (not on the allowlist: refused)" in inspected.stdout
+    document = json.loads(_cli("inspect", "--json", str(hostile)).stdout)
+    refused = [layer for layer in document["op_layers"] if not layer["allowed"]]
+    assert [layer["function"] for layer in refused] == ["io.write_file"]
     assert not canary.exists()
 
 

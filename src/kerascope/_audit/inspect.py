@@ -175,6 +175,15 @@ class Inspection(Record):
                 {"rule": applied.rule, "detail": applied.detail}
                 for applied in (self.translation.applied if self.translation else ())
             ],
+            "op_layers": [
+                {
+                    "json_path": layer.json_path,
+                    "class_name": layer.class_name,
+                    "function": layer.function,
+                    "allowed": layer.allowed,
+                }
+                for layer in self.op_layers
+            ],
         }
 
 

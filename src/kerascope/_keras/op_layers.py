@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 from .runtime import _keras
 
-__all__ = ["OpLayerError", "op_layer_classes"]
+__all__ = ["OpLayerError", "op_layer_classes", "resolve_op"]
 
 assert __name__ == OP_LAYER_MODULE, __name__
 
