@@ -21,10 +21,9 @@ __all__ = ["audit_problems", "impostors", "lambda_switch"]
 
 _LAMBDA_FIX = "only if you trust this file: the bytecode runs while Keras loads it"
 _KERAS2_LAMBDA = (
-    "the model is a Keras 2 (tf-keras) Lambda model: this Lambda layer holds Python bytecode, "
-    "which runs while the model is loaded, so it needs --unsafe (safe_mode=False); kerascope "
-    "then gives the bytecode `tf` (TensorFlow backend only). It only runs on the Python "
-    "version that wrote it"
+    "a Keras 2 (tf-keras) Lambda layer holds Python bytecode, which runs while the model is "
+    "loaded: loading it needs --unsafe (safe_mode=False), and kerascope then gives the bytecode "
+    "`tf` (TensorFlow backend only). The bytecode only runs on the Python version that wrote it"
 )
 
 
