@@ -70,6 +70,7 @@ bench: $(STAMP)
 	$(PY) bench/load.py
 	$(PY) bench/scan.py
 	$(PY) bench/scan_store.py
+	$(PY) bench/keras2_ops.py
 
 # The fuzz tests of the readers with many more examples (the normal suite runs a few hundred).
 fuzz: $(STAMP)
