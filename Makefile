@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast test-jax test-torch lint bench fuzz builtins clean
+.PHONY: demo test test-fast test-jax test-torch lint bench fuzz builtins tfops clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -72,6 +72,7 @@ bench: $(STAMP)
 	$(PY) bench/scan_store.py
 	$(PY) bench/export.py
 	$(PY) bench/migrate.py
+	$(PY) bench/keras2_ops.py
 
 # The fuzz tests of the readers with many more examples (the normal suite runs a few hundred).
 fuzz: $(STAMP)
@@ -80,6 +81,10 @@ fuzz: $(STAMP)
 # Regenerate the table of Keras built-in names from the installed Keras.
 builtins: $(STAMP)
 	$(PY) tools/gen_keras_builtins.py src/kerascope/_data/keras_builtins.json
+
+# Regenerate the allowlist of TensorFlow ops Keras 2 op layers may call (docs/keras2.md).
+tfops: $(STAMP)
+	$(PY) tools/gen_tf_ops.py src/kerascope/_data/tf_ops.json
 
 clean:
 	rm -rf $(VENV) $(JAX_VENV) $(TORCH_VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

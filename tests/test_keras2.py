@@ -24,8 +24,6 @@ pytestmark = pytest.mark.slow
 # load into a model that fails its first predict.
 KNOWN_GAPS = {
     "lambda_named_fn": "Lambda over a named module function: marshalled bytecode",
-    "lambda_python": "Lambda bytecode that needs `tf` in its globals",
-    "tfoplambda": "TFOpLambda / SlicingOpLambda shim",
 }
 
 
@@ -104,8 +102,8 @@ def test_migrate_h5_proves_parity_against_tf_keras(keras2_corpus: Path, tmp_path
 
 
 def test_a_keras2_file_kerascope_cannot_run_exits_non_zero(keras2_corpus: Path) -> None:
-    # TFOpLambda has no shim yet: refused (or failing its smoke check), never exit 0.
+    # A Lambda over a named module function is not handled yet: refused, never exit 0.
     result = _cli(
-        "load", str(keras2_corpus / "tfoplambda.keras"), "--from", str(FIXTURES / "keras2")
+        "load", str(keras2_corpus / "lambda_named_fn.keras"), "--from", str(FIXTURES / "keras2")
     )
     assert result.returncode != 0, result.stdout

@@ -17,6 +17,7 @@ from kerascope._reading.manifest import Manifest, ManifestError, parse_manifest
 from kerascope._reading.modelfile import ModelFile, WeightsInfo, read_model_file
 from kerascope._reading.provenance import Provenance, provenance
 from kerascope._reading.references import Reference, find_references
+from kerascope._reading.tf_ops import OP_LAYER_MODULE, OpLayer, find_op_layers
 from kerascope._translate.rules import Translation, translate
 from kerascope.errors import ModelFileError
 
@@ -87,6 +88,9 @@ class Inspection(Record):
         provenance: Which Keras wrote the file.
         translation: For a Keras 2 file, the translated configs (which everything else here
             describes) and the rules applied; None for a Keras 3 file.
+        op_layers: The Keras 2 tf op layers (``TFOpLambda``, ``SlicingOpLambda``) kerascope
+            supplies itself: those of a Keras 2 file, and those a migrated file records under
+            kerascope's module. They are not custom objects.
     """
 
     path: str
@@ -102,6 +106,7 @@ class Inspection(Record):
     manifest_problem: str | None = None
     provenance: Provenance | None = None
     translation: Translation | None = None
+    op_layers: tuple[OpLayer, ...] = ()
 
     @property
     def custom_objects(self) -> list[CustomObject]:
@@ -138,8 +143,9 @@ class Inspection(Record):
 
     @property
     def builtin_references(self) -> list[Reference]:
-        """The references Keras resolves on its own."""
-        return [reference for reference in self.references if not reference.custom]
+        """The references Keras resolves on its own (kerascope's op layers are not)."""
+        ours = {layer.json_path for layer in self.op_layers}
+        return [r for r in self.references if not r.custom and r.json_path not in ours]
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document printed by ``kerascope inspect --json`` (see docs/inspect-json.md).
@@ -168,6 +174,15 @@ class Inspection(Record):
             "translation": [
                 {"rule": applied.rule, "detail": applied.detail}
                 for applied in (self.translation.applied if self.translation else ())
+            ],
+            "op_layers": [
+                {
+                    "json_path": layer.json_path,
+                    "class_name": layer.class_name,
+                    "function": layer.function,
+                    "allowed": layer.allowed,
+                }
+                for layer in self.op_layers
             ],
         }
 
@@ -200,6 +215,12 @@ def inspect(path: str | os.PathLike[str]) -> Inspection:
         )
         model_file = _translated(model_file, translation)
     references = _references(model_file)
+    op_layers = _supplied_op_layers(model_file.config, keras2=translation is not None)
+    ours = {layer.json_path for layer in op_layers}
+    references = [
+        r._replace(custom=False) if r.kind == "layer" and r.json_path in ours else r
+        for r in references
+    ]
     manifest, manifest_problem = _manifest(model_file.manifest)
     return Inspection(
         path=model_file.path,
@@ -215,6 +236,16 @@ def inspect(path: str | os.PathLike[str]) -> Inspection:
         manifest_problem=manifest_problem,
         provenance=origin,
         translation=translation,
+        op_layers=op_layers,
+    )
+
+
+def _supplied_op_layers(config: dict[str, Any], keras2: bool) -> tuple[OpLayer, ...]:
+    """The op layers kerascope supplies: a Keras 2 file's, and those recorded under its module."""
+    return tuple(
+        layer
+        for layer in find_op_layers(config)
+        if layer.module == OP_LAYER_MODULE or (keras2 and layer.module is None)
     )
 
 

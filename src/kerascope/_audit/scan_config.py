@@ -15,6 +15,7 @@ from kerascope._reading import keras_names as _builtins
 from kerascope._reading.references import Reference, find_references
 
 from .findings import Finding
+from .scan_tfops import op_layer_findings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -95,6 +96,7 @@ def config_findings(
         return [Finding("high", "deep-nesting", str(error), "do not load this file", "$")]
     findings = [f for reference in references for f in _reference_findings(reference)]
     findings += _value_findings(config, "$", None)
+    findings += op_layer_findings(config)
     if training_config is not None:
         findings += _value_findings(training_config, "$.training_config", None)
     return findings

@@ -6,7 +6,7 @@ import argparse
 
 from kerascope.errors import EXIT_OK
 
-from .arguments import PATH_HELP, add_plan_options, footer, lambda_flags
+from .arguments import PATH_HELP, add_plan_options, compile_mode, footer, lambda_flags
 
 __all__ = ["register"]
 
@@ -41,13 +41,16 @@ def run(arguments: argparse.Namespace) -> int:
     """
     from kerascope._keras.migrate import migrate
 
-    safe_mode, _ = lambda_flags(arguments)
+    safe_mode, allow = lambda_flags(arguments)
     result = migrate(
         arguments.path,
         arguments.target,
         sources=arguments.sources,
         trust=arguments.trust,
         safe_mode=safe_mode,
+        compile=compile_mode(arguments),  # type: ignore[arg-type]
+        allow=allow,
+        strict=arguments.strict,
     )
     print(f"{result.source} -> {result.target}")
     for rule in result.rules:

@@ -81,6 +81,7 @@ def render_inspection(inspection: Inspection) -> str:
         lines += table(["NAME", "KIND", "MODULE", "USES", "WHERE"], rows)
     else:
         lines.append("Custom objects: none (Keras resolves everything in this file by itself)")
+    lines += _op_layer_lines(inspection)
     lines += ["", _builtin_line(inspection)]
     lines += _manifest_lines(inspection)
     if inspection.findings:
@@ -152,6 +153,18 @@ def _translation_lines(inspection: Inspection) -> list[str]:
     applied = inspection.translation.applied
     lines = ["Keras 2 file: read through kerascope's translation rules (docs/keras2.md)"]
     return lines + [f"  applied: {a.detail}" for a in applied]
+
+
+def _op_layer_lines(inspection: Inspection) -> list[str]:
+    if not inspection.op_layers:
+        return []
+    how = "translated" if inspection.translation is not None else "kerascope's op layer"
+    lines = ["", f"TensorFlow op layers ({len(inspection.op_layers)}), supplied by kerascope "
+             "(TensorFlow backend only):"]  # fmt: skip
+    for layer in inspection.op_layers:
+        state = how if layer.allowed else "not on the allowlist: refused"
+        lines.append(f"  Keras 2 tf op layer: {layer.op} ({state})  {layer.json_path}")
+    return lines
 
 
 def _builtin_line(inspection: Inspection) -> str:

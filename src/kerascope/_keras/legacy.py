@@ -8,6 +8,7 @@ tf-keras 2.x, kerascope builds the model from the config its translation rules r
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
     from kerascope._audit.inspect import Inspection
 
+from .lambda_globals import bind_keras2_lambdas
 from .runtime import _keras
 from .savedmodel_weights import load_savedmodel_weights
 from .shims import positional_add_weight, time_distributed_inner, with_output_shape
@@ -44,6 +46,9 @@ def load_keras2(
     keras = _keras()
     objects = dict(custom_objects)
     config = dict(inspection.translation.config)
+    if not safe_mode:  # the Lambda opt-in: bytecode needing `tf` gets it (TensorFlow only)
+        config = json.loads(json.dumps(config))
+        objects.update(bind_keras2_lambdas(config))
     for key in time_distributed_inner(config):
         if key in objects:
             objects[key] = with_output_shape(objects[key])

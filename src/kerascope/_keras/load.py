@@ -25,6 +25,7 @@ from kerascope.errors import (
 )
 
 from .legacy import load_keras2
+from .op_layers import op_layer_classes
 from .runtime import (
     builtin_loss,
     builtin_optimizer,
@@ -138,6 +139,8 @@ def load_with_plan(
             objects[alias] = builtin_loss(canonical)
         for key, public in plan.optimizer_fixes.items():
             objects[key] = builtin_optimizer(public)
+        if plan.inspection.op_layers:
+            objects.update(op_layer_classes())
         objects.update(custom_objects or {})
         for note in plan.notes:
             warnings.warn(note, KerascopeWarning, stacklevel=3)

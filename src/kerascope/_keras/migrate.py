@@ -11,11 +11,13 @@ import tempfile
 from collections.abc import Iterable, Sequence
 
 from kerascope._common.record import TYPE_CHECKING, Record
-from kerascope._resolving.plan import Plan, make_plan
+from kerascope._resolving.plan import Plan, lambda_switch, make_plan
 from kerascope.errors import KerasLoadError
 
 if TYPE_CHECKING:
     from typing import Any
+
+    from kerascope._resolving.plan import CompileMode
 
 from .load import load_with_plan
 from .runtime import in_custom_object_scope
@@ -58,6 +60,9 @@ def migrate(
     sources: Sequence[str | os.PathLike[str]] = (),
     trust: Iterable[str] = (),
     safe_mode: bool = True,
+    compile: CompileMode = "auto",
+    allow: Iterable[str] = (),
+    strict: bool = False,
 ) -> Migration:
     """Load a Keras 2 ``.h5`` / tf-keras ``.keras`` / SavedModel, save it as a Keras 3 ``.keras``.
 
@@ -67,6 +72,9 @@ def migrate(
     inputs; the new file replaces ``target`` only when they agree (nothing is left otherwise).
     A SavedModel directory is rebuilt from its ``keras_metadata.pb`` config and checkpoint
     variables; its reference is its own ``serving_default`` signature, run by TensorFlow alone.
+    ``sources``, ``trust``, ``safe_mode``, ``compile``, ``allow`` and ``strict`` mean what they
+    mean for :func:`kerascope.load_model`; ``compile=False`` writes a file without a compile
+    state.
 
     Raises:
         KerasLoadError: The outputs differ by more than 1e-5, or a side failed.
@@ -78,7 +86,11 @@ def migrate(
     """
     source, target = os.fspath(source), os.fspath(target)
     trust = tuple(trust)
-    plan = make_plan(source, sources, trust, safe_mode=safe_mode, in_scope=in_custom_object_scope)
+    safe_mode, allowed = lambda_switch(safe_mode, allow)
+    plan = make_plan(
+        source, sources, trust, compile=compile, safe_mode=safe_mode, allow=allowed,
+        strict=strict, in_scope=in_custom_object_scope,
+    )  # fmt: skip
     model = load_with_plan(plan)
     translation = plan.inspection.translation
     rules = tuple(a.detail for a in translation.applied) if translation else ()

@@ -25,6 +25,7 @@ from .backend_check import REASON as _BACKEND_BOUND
 from .backend_check import BackendCode, backend_code, backend_problem
 from .constructor import constructor_owner, constructor_owners
 from .drift import drift, version_notes
+from .op_layer_check import op_layer_problems
 from .refusals import audit_problems, impostors, lambda_switch
 from .resolve import TRAINING_ROOTS, Finder, Resolution
 from .trust import TrustPolicy
@@ -132,6 +133,7 @@ def make_plan(
     problems += audit_problems(report, inspection, allowed)
     problems += impostors(inspection)
     backend = active_backend()
+    problems += op_layer_problems(inspection, backend, allowed)
     code = backend_code(finder.index, resolutions)
     for resolution, facts in _with_code(resolutions, code):
         obj = resolution.object

@@ -20,6 +20,11 @@ from .spoofing import impostor
 __all__ = ["audit_problems", "impostors", "lambda_switch"]
 
 _LAMBDA_FIX = "only if you trust this file: the bytecode runs while Keras loads it"
+_KERAS2_LAMBDA = (
+    "a Keras 2 (tf-keras) Lambda layer holds Python bytecode, which runs while the model is "
+    "loaded: loading it needs --unsafe (safe_mode=False), and kerascope then gives the bytecode "
+    "`tf` (TensorFlow backend only). The bytecode only runs on the Python version that wrote it"
+)
 
 
 def audit_problems(
@@ -27,7 +32,7 @@ def audit_problems(
 ) -> list[Problem]:
     """A problem for every ``high`` finding of the scan and of inspect, each once, unless its
     code is allowed (both report ``lambda`` and ``non-modeling-api``, from one rule). Lambda's
-    fix is safe mode."""
+    fix is safe mode; a Keras 2 file's Lambda says that it is one."""
     found = {(f.code, f.json_path): f for f in (*report.findings, *inspection.findings)}
     problems = []
     for finding in found.values():
@@ -37,13 +42,14 @@ def audit_problems(
             fix, python_fix = f"--unsafe ({_LAMBDA_FIX})", f"safe_mode=False ({_LAMBDA_FIX})"
         else:
             fix, python_fix = finding.fix, ""
+        keras2_lambda = finding.code == "lambda" and inspection.translation is not None
         problems.append(
             Problem(
                 key=finding.code,
                 kind="file",
                 json_paths=(finding.json_path,) if finding.json_path else (),
                 reason=finding.code,
-                message=finding.message,
+                message=_KERAS2_LAMBDA if keras2_lambda else finding.message,
                 fix=fix,
                 python_fix=python_fix,
             )

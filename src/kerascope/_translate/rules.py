@@ -9,6 +9,7 @@ and fails loudly there. No rule invents weights.
 from __future__ import annotations
 
 from kerascope._common.record import TYPE_CHECKING, Record
+from kerascope._reading.tf_ops import OP_LAYER_CLASSES, OP_LAYER_MODULE
 
 if TYPE_CHECKING:
     from typing import Any
@@ -25,7 +26,7 @@ RULES = {
     "nested-layer-module": "wrappers and RNNs deserialize inner layers the Keras 3 way, which "
     "needs a module for a built-in class",
     "op-layer-nodes": "TFOpLambda/SlicingOpLambda inbound nodes use a Keras 2 format Keras 3 "
-    "rejects",
+    "rejects, and the layers exist only in tf-keras (kerascope supplies allowlisted ones)",
     "optimizer-name": ".h5 stores built-in optimizers as `Custom>Adam`; Keras 3 turns that into "
     "a default `Adam()`, dropping hyperparameters and schedules",
     "optimizer-keys": "Keras 3 optimizers reject `jit_compile` and `is_legacy_optimizer`",
@@ -60,7 +61,6 @@ _OPTIMIZERS = frozenset(
 )
 _MODEL_MODULES = {"Functional": "keras.src.models.functional", "Sequential": "keras"}
 _RNN_CLASSES = frozenset({"LSTM", "GRU", "SimpleRNN", "RNN", "ConvLSTM1D", "ConvLSTM2D"})
-_OP_LAYERS = frozenset({"TFOpLambda", "SlicingOpLambda"})
 _LAMBDA_KEYS = ("function_type", "module", "output_shape_type", "output_shape_module")
 _LOSS_SHORT_NAMES = {
     "mse": "mean_squared_error",
@@ -157,9 +157,11 @@ def _layer(layer: dict[str, Any], log: _Log) -> None:
         log.add("time-major", "`time_major: false` of RNN layers removed")
     if cls == "Lambda":
         _lambda(config, log)
-    if cls in _OP_LAYERS:
+    if cls in OP_LAYER_CLASSES:
         _op_layer_nodes(layer)
-        log.add("op-layer-nodes", f"{cls} inbound nodes → Keras 3 node format")
+        if "module" in layer:
+            layer["module"] = OP_LAYER_MODULE
+        log.add("op-layer-nodes", f"{cls} → kerascope's op layer, inbound nodes → Keras 3 format")
     for inner in config.get("layers") or []:
         if isinstance(inner, dict):
             _layer(inner, log)
