@@ -22,9 +22,6 @@ from kerascope._reading.tf_ops import allowed_tf_op, find_op_layers
 from kerascope._translate.rules import translate
 
 from .conftest import FIXTURES, PYTHON, QUIET_ENV, ROOT
-from .test_keras2 import keras2_corpus
-
-__all__ = ["keras2_corpus"]
 
 ENV = {**QUIET_ENV, "PYTHONPATH": str(ROOT / "src")}
 KERAS2 = str(FIXTURES / "keras2")

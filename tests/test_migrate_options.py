@@ -15,9 +15,6 @@ from pathlib import Path
 import pytest
 
 from .conftest import FIXTURES, PYTHON, QUIET_ENV, ROOT
-from .test_keras2 import keras2_corpus
-
-__all__ = ["keras2_corpus"]
 
 pytestmark = pytest.mark.slow
 

@@ -106,7 +106,8 @@ def find_op_layers(config: Any) -> list[OpLayer]:
         if depth > _MAX_DEPTH:
             continue
         if isinstance(node, dict):
-            if node.get("class_name") in OP_LAYER_CLASSES:
+            class_name = node.get("class_name")
+            if isinstance(class_name, str) and class_name in OP_LAYER_CLASSES:
                 found.append(_op_layer(node, path))
             children = [(value, f"{path}.{key}") for key, value in node.items()]
         elif isinstance(node, list):

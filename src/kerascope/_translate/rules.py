@@ -142,6 +142,8 @@ def translate(
 
 def _layer(layer: dict[str, Any], log: _Log) -> None:
     cls = layer.get("class_name")
+    if not isinstance(cls, str):  # a hostile config: nothing to recognise, nothing to rewrite
+        cls = ""
     module = layer.get("module")
     if isinstance(module, str) and module.startswith("tf_keras.") and cls in _MODEL_MODULES:
         layer["module"] = _MODEL_MODULES[cls]
