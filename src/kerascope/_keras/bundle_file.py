@@ -143,7 +143,9 @@ def unbundle(path: str | os.PathLike[str], directory: str | os.PathLike[str]) ->
         why = inspection.manifest_problem or "it carries no source bundle"
         raise ModelFileError(inspection.path, f"nothing to unbundle: {why}")
     text_directory = os.fspath(directory)
-    targets = {item.path: os.path.join(text_directory, *item.path.split("/")) for item in found.files}
+    targets = {
+        item.path: os.path.join(text_directory, *item.path.split("/")) for item in found.files
+    }
     for item in found.files:
         target = targets[item.path]
         if os.path.exists(target):

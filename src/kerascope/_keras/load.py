@@ -37,9 +37,7 @@ from .smoke import SmokeError, smoke_check
 
 __all__ = ["load_model", "load_with_plan", "on_sys_path"]
 
-_IMPORTED_ORIGINS = frozenset(
-    {"source", "module", "package", "entry-point", "manifest", "bundle"}
-)
+_IMPORTED_ORIGINS = frozenset({"source", "module", "package", "entry-point", "manifest", "bundle"})
 
 
 def load_model(

@@ -76,9 +76,10 @@ class ModelRef:
         keras_version: The Keras version that saved the model, from its manifest or metadata.
         backend: The backend that saved it, when recorded.
         planned_with: The Keras version and backend configured where the ref was made.
-        bundle_digest: The digest of the source bundle the model carries (issue 10: bundles
-            do not exist yet, so it is always None; a bundled ref will ship no files and
-            carry the digest to trust instead).
+        bundle_digest: The digest of the source bundle the model carries, when the plan
+            imports code from it (then trusted as ``sha256:<digest>``); None otherwise. The
+            bundled code travels inside the model file and the plan, so nothing is shipped
+            for it; the model file's digest pins it.
         plan: The driver's plan (:class:`kerascope.Plan`).
 
     Raises:
@@ -139,7 +140,10 @@ class ModelRef:
         ) or inspection.keras_version
         self.backend: str | None = (manifest.backend if manifest else None) or inspection.backend
         self.planned_with: tuple[str | None, str] = keras_here()
-        self.bundle_digest: str | None = None
+        bundle = manifest.bundle if manifest else None
+        self.bundle_digest: str | None = (
+            bundle.digest if bundle is not None and plan.bundled else None
+        )
         self.plan: Plan = plan
         self._planned_notes = tuple(version_notes(manifest))
         self.token: str = _token(self)
@@ -343,7 +347,14 @@ def _from_index(resolution: Resolution, index: SourceIndex) -> Resolution:
 
 def _token(ref: ModelRef) -> str:
     digest = hashlib.sha256()
-    for part in (ref.path, ref.model_sha256, repr(ref.trust), repr(ref.compile)):
+    parts = (
+        ref.path,
+        ref.model_sha256,
+        repr(ref.trust),
+        repr(ref.compile),
+        repr(ref.bundle_digest),
+    )
+    for part in parts:
         digest.update(part.encode() + b"\0")
     for item in ref.files:
         digest.update(f"{item.module}\0{item.sha256}\n".encode())

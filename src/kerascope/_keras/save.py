@@ -69,7 +69,8 @@ def save_model(
     Example:
         >>> import kerascope
         >>> kerascope.save_model(model, "model.keras")  # doctest: +SKIP
-        >>> kerascope.save_model(model, "model.keras", bundle=True).bundle.trust_name  # doctest: +SKIP
+        >>> written = kerascope.save_model(model, "model.keras", bundle=True)  # doctest: +SKIP
+        >>> written.bundle.trust_name  # doctest: +SKIP
         'sha256:5f0c...'
     """
     text_path = os.fspath(path)

@@ -138,7 +138,7 @@ class Bundle(Record):
 
         Example:
             >>> Bundle((BundleFile("m", "m.py", "x = 1\\n", "0" * 64, 6),), "0" * 64).damage()[0]
-            'm.py: recorded sha256 000000000000, the text has 8e53b1f1f3a7'
+            'm.py: recorded sha256 000000000000, the text has 9e26bf369911'
         """
         lines = []
         for item in self.files:
@@ -180,7 +180,7 @@ def bundle_digest(files: tuple[BundleFile, ...] | list[BundleFile]) -> str:
 
     Example:
         >>> bundle_digest([])[:12]
-        'b4f9b9b86c44'
+        '88c8b768e7b7'
     """
     lines = [_DIGEST_HEADER]
     for item in sorted(files, key=lambda entry: entry.module):
