@@ -130,8 +130,9 @@ def _rewrite_bundle(path: Path, change: object) -> None:
             if info.filename == "metadata.json":
                 metadata = json.loads(data)
                 change(metadata[MANIFEST_KEY])  # type: ignore[operator]
-                data = json.dumps(metadata).encode()
-            archive.writestr(info, data)
+                archive.writestr(info, json.dumps(metadata).encode())
+            else:
+                archive.writestr(info, data)
 
 
 def _resign(manifest: dict[str, object]) -> str:
@@ -407,8 +408,7 @@ def test_unbundle_writes_the_sources_for_review_and_inspect_lists_them(
     bundle = json.loads(inspected.stdout)["manifest"]["bundle"]
     assert f"sha256:{bundle['digest']}" == saved["digest"]
     assert [(f["path"], f["size"]) for f in bundle["files"]] == [
-        (name, (SEED_3 / name).stat().st_size)
-        for name in ("custom_base.py", "custom_layer_dep.py")
+        (name, (SEED_3 / name).stat().st_size) for name in ("custom_base.py", "custom_layer_dep.py")
     ]
     text = subprocess.run(
         [PYTHON, "-m", "kerascope", "inspect", "bundled.keras"],
