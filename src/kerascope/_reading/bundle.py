@@ -166,7 +166,10 @@ class Bundle(Record):
         return {
             "digest": self.digest,
             "size": self.size,
-            "packages": dict(self.packages),
+            "packages": [
+                {"distribution": name, "version": version}
+                for name, version in sorted(self.packages.items())
+            ],
             "files": [item.to_dict() for item in self.files],
         }
 
@@ -222,7 +225,11 @@ def parse_bundle(data: object) -> Bundle | None:
     return Bundle(
         tuple(sorted(files, key=lambda item: item.module)),
         str(data.get("digest", "")),
-        {str(k): str(v) for k, v in packages.items()} if isinstance(packages, dict) else {},
+        {
+            str(entry.get("distribution")): str(entry.get("version"))
+            for entry in (packages if isinstance(packages, list) else [])
+            if isinstance(entry, dict)
+        },
     )
 
 
