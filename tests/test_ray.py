@@ -223,6 +223,11 @@ def test_a_bundled_model_runs_on_workers_with_only_its_digest_trusted(
     for actor in actors:
         ray.kill(actor)
     expected = ref.load().predict(rows, verbose=0)  # the driver, from the bundle too
+    # The driver's Keras now has blocks>Offset registered (the bundled code ran here): a ref
+    # made now still takes it from the bundle, for the workers' sake.
+    again = kerascope.ModelRef(bundled, trust=[digest])
+    assert [r.origin for r in again.plan.resolutions] == ["bundle"]
+    assert again.bundle_digest == ref.bundle_digest and again.plan.bundled == ("blocks",)
     for result in results:
         np.testing.assert_allclose(result["predictions"], expected, rtol=1e-6, atol=1e-6)
         assert result["origin"].startswith(f"<kerascope bundle {digest[:19]}>"), result

@@ -121,7 +121,7 @@ class ModelRef:
             strict=strict,
         )
         index = index_sources(sources)
-        plan = _without_registry(plan, index)
+        plan = _without_registry(plan, index, trust)
         if plan.problems:
             raise UnresolvedObjectsError(plan.inspection.path, plan.problems, plan.notes)
         inspection = plan.inspection
@@ -304,20 +304,47 @@ _MODELS: dict[str, Any] = {}
 _WORKER_TOKEN: list[str] = []
 
 
-def _without_registry(plan: Plan, index: SourceIndex) -> Plan:
+def _without_registry(plan: Plan, index: SourceIndex, trust: Iterable[str] = ()) -> Plan:
     """Objects registered in this process, looked up in the sources instead.
 
     Other processes do not share this process's registries; an object found only there is a
-    problem for a ref.
+    problem for a ref, unless the file's source bundle defines it (this process registered it
+    by loading the bundled model before): then it comes from the bundle, under the same trust.
     """
     resolutions: list[Resolution] = []
     problems = list(plan.problems)
     for planned in plan.resolutions:
-        resolution = _from_index(planned, index) if planned.origin == "registry" else planned
+        resolution = planned
+        if planned.origin == "registry":
+            resolution = _from_bundle(planned, plan, trust) or _from_index(planned, index)
         if resolution is not planned and resolution.problem is not None:
             problems.append(resolution.problem)
         resolutions.append(resolution)
-    return plan._replace(resolutions=tuple(resolutions), problems=tuple(problems))
+    bundled = plan.bundled
+    manifest = plan.inspection.manifest
+    if (
+        not bundled
+        and manifest
+        and manifest.bundle
+        and any(r.origin == "bundle" for r in resolutions)
+    ):
+        bundled = tuple(m for m in manifest.bundle.modules if m not in index.modules)
+    return plan._replace(resolutions=tuple(resolutions), problems=tuple(problems), bundled=bundled)
+
+
+def _from_bundle(resolution: Resolution, plan: Plan, trust: Iterable[str]) -> Resolution | None:
+    """The resolution from the file's bundle of an object registered here, if it has one."""
+    from kerascope._resolving.resolution import bundle_resolution
+    from kerascope._resolving.trust import TrustPolicy
+
+    manifest = plan.inspection.manifest
+    bundle = manifest.bundle if manifest else None
+    entry = manifest.find(resolution.object.key) if manifest else None
+    module = (entry.module if entry else None) or resolution.object.module
+    if bundle is None or module is None or module not in bundle.modules:
+        return None
+    qualname = entry.qualname if entry else None
+    return bundle_resolution(resolution.object, bundle, module, qualname, TrustPolicy(trust))
 
 
 def _from_index(resolution: Resolution, index: SourceIndex) -> Resolution:

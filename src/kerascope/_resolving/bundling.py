@@ -126,8 +126,8 @@ def spoofing_problems(bundle: Bundle, modules: Iterable[str]) -> list[Problem]:
     """Bundled modules that would provide, shadow or replace a module that exists here.
 
     A bundled module is refused when its top-level name is a standard-library or built-in
-    module, one of Keras's packages, already imported, provided by an installed distribution,
-    or found on ``sys.path`` (the user's own modules included).
+    module, one of Keras's packages, already imported, or found by the import system here (an
+    installed package, or a module on ``sys.path``: the user's own modules included).
 
     Example:
         >>> item = BundleFile("json", "json.py", "", "", 0)
@@ -160,26 +160,32 @@ def spoofing_problems(bundle: Bundle, modules: Iterable[str]) -> list[Problem]:
 def _existing(top: str, digest: str) -> str | None:
     """Where a top-level module name already exists in this environment, or None.
 
-    A module this process already imported from the same bundle (an earlier load) is no
-    conflict: its origin names the bundle's digest.
+    Asks the import system's finders (``importlib.util.find_spec`` of a top-level name imports
+    nothing): they see the standard library, installed packages (extension modules, zips and
+    editable installs included) and every ``sys.path`` entry, as the import would. A module
+    this process already imported from the same bundle (an earlier load) is no conflict: its
+    origin names the bundle's digest.
     """
+    import importlib.util
+
     if top in sys.builtin_module_names or top in sys.stdlib_module_names:
         return f"'{top}' is a standard-library module"
     if top in DEFAULT_TRUSTED:
         return f"'{top}' is a Keras package"
+    ours = f"<kerascope bundle sha256:{digest[:12]}>/"
     if top in sys.modules:
         spec = getattr(sys.modules[top], "__spec__", None)
-        origin = getattr(spec, "origin", None) or ""
-        if origin.startswith(f"<kerascope bundle sha256:{digest[:12]}>/"):
+        if (getattr(spec, "origin", None) or "").startswith(ours):
             return None
         return f"'{top}' is already imported in this process"
-    distributions = distributions_providing(top)
-    if distributions:
-        return f"'{top}' is provided by the installed distribution {', '.join(distributions)}"
-    spots = find_spots(top, None)
-    if spots:
-        return f"'{top}' would be imported from {spots[0].file or spots[0].directory}"
-    return None
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or (spec.origin or "").startswith(ours):
+        return None
+    where = spec.origin or ", ".join(spec.submodule_search_locations or ()) or "a finder"
+    return f"'{top}' would be imported from {where}"
 
 
 def drift_notes(bundle: Bundle, sources: Mapping[str, str]) -> list[str]:
