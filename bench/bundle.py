@@ -161,7 +161,16 @@ def render(rows: list[dict[str, Any]], facts: dict[str, str], seconds: float, ar
                 f"- {row['file']}, {label}: bundle {diff:+.1f} ms against --from "
                 f"(target <= +{TARGET_MS:.0f} ms): {met}"
             )
-    lines += ["", f"Target (issue 10): a bundled load within +{TARGET_MS:.0f} ms of --from.", ""]
+    lines += [
+        "",
+        f"Target (issue 10): a bundled load within +{TARGET_MS:.0f} ms of --from. On this shared "
+        "2-core machine the medians of one mode move by 100 ms and more between runs (the HDF5 "
+        "audit child and Keras's own load dominate both modes), so read a single verdict on "
+        "that scale with care; the bundle's own steps (parsing the manifest's source, the "
+        "spoofing check, compiling the source from memory) do not show among the costly calls "
+        "of a profiled first load.",
+        "",
+    ]
     return "\n".join([*lines, *verdicts]) + "\n"
 
 
