@@ -1,13 +1,16 @@
 """`make demo`: build the seed models with Keras in one process, then, each in a fresh process,
 inspect them, check the loading plan (first without telling kerascope where the code is, then
-with --from) and load them; finally save them with kerascope and verify each round trip.
+with --from) and load them; then save them with kerascope and verify each round trip; finally
+bundle seed 3's code into its file and load it in another directory, where no source exists.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,6 +45,34 @@ def main() -> None:
     print("\n=== saving with kerascope")
     save = [sys.executable, "save_and_verify.py"]
     step("save with lint + manifest, then verify in a fresh process", save, HERE)
+    bundle_round_trip()
+
+
+def bundle_round_trip() -> None:
+    """Seed 3 bundled in directory A (no Keras imported), then reviewed and loaded in B."""
+    print("\n=== a model that carries its code: bundle in A, load in B")
+    seed = os.path.join(HERE, "seed_3_dependent_layer")
+    with tempfile.TemporaryDirectory(prefix="kerascope-demo-") as scratch:
+        place_a, place_b = os.path.join(scratch, "A"), os.path.join(scratch, "B")
+        os.makedirs(place_b)
+        shutil.copytree(seed, place_a, ignore=shutil.ignore_patterns("__pycache__"))
+        bundle = [KERASCOPE, "bundle", "my_model.keras", "--from", ".", "-o", "bundled.keras"]
+        step("A: bundle the code the plan needs, without importing Keras", bundle, place_a)
+        shutil.copy(os.path.join(place_a, "bundled.keras"), place_b)
+        import kerascope  # the digest, read as data
+
+        manifest = kerascope.inspect(os.path.join(place_b, "bundled.keras")).manifest
+        assert manifest is not None and manifest.bundle is not None
+        digest = manifest.bundle.trust_name
+        print(f"\nB holds only bundled.keras: {sorted(os.listdir(place_b))}")
+        check = [KERASCOPE, "check", "bundled.keras"]
+        step("B: without trust, refused, naming the digest", check, place_b, expect=4)
+        unbundle = [KERASCOPE, "unbundle", "bundled.keras", os.path.join(scratch, "review")]
+        step("B: write the bundled files out for review", unbundle, place_b)
+        step("B: audit the bundled source, running nothing", [KERASCOPE, "scan", "bundled.keras"],
+             place_b)  # fmt: skip
+        load = [KERASCOPE, "load", "bundled.keras", "--trust", digest]
+        step("B: trust exactly that code by its digest, and load", load, place_b)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ for seed in ("seed_1_custom_layer", "seed_2_loss_activation", "seed_3_dependent_
     sys.path.remove(folder)
     if seed == "seed_1_custom_layer":  # saved with a manifest, for --strict
         kerascope.save_model(model, os.path.join(folder, "managed.keras"))
+        kerascope.save_model(model, os.path.join(folder, "bundled.keras"), bundle=True)
 
 os.makedirs(os.path.join(out, "lambda"))
 model = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(lambda x: x + 1.0)])
@@ -415,6 +416,7 @@ def _printed_keys(value: object, where: str = "") -> set[tuple[str, str]]:
             "inspect-json.md",
             [
                 ("inspect", f"{SEEDS[0]}/managed.keras"),  # manifest, weights
+                ("inspect", f"{SEEDS[0]}/bundled.keras"),  # a bundle
                 ("inspect", f"{SEEDS[0]}/my_model.h5"),  # findings
                 ("inspect", "lambda/lambda.keras"),
             ],

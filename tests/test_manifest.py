@@ -54,10 +54,49 @@ def test_version_1_reader() -> None:
     assert parse_manifest(manifest.to_dict()) == manifest
 
 
+def test_version_2_reader_computes_the_digest_from_the_text() -> None:
+    files = [{"module": "pkg", "path": "pkg/__init__.py", "size": 0, "sha256": "", "source": ""},
+             {"module": "pkg.a", "path": "pkg/a.py", "size": 6, "sha256": "", "source": "x = 1\n"}]  # fmt: skip
+    data = {**VERSION_1, "version": 2, "bundle": {"digest": "claimed", "files": files}}
+    bundle = parse_manifest(data).bundle
+    assert bundle is not None
+    assert [item.module for item in bundle.files] == ["pkg", "pkg.a"]
+    assert bundle.files[0].is_package and not bundle.files[1].is_package
+    assert bundle.recorded_digest == "claimed" and len(bundle.digest) == 64
+    assert bundle.damage()  # the recorded hashes are not the text's
+    written = parse_manifest(data)._replace(bundle=bundle)
+    again = parse_manifest(written.to_dict()).bundle
+    assert again is not None and again.digest == bundle.digest
+    jsonschema.validate(
+        {**written.to_dict(), "bundle": {**bundle.to_dict(), "files": [
+            {**f, "sha256": "0" * 64} for f in bundle.to_dict()["files"]]}},
+        SCHEMA,
+    )  # fmt: skip
+
+
+def test_the_bundle_size_limit_is_a_clear_error(tmp_path: Path) -> None:
+    from kerascope._reading.bundle import MAX_BUNDLE_BYTES
+    from kerascope._resolving.bundling import make_bundle
+
+    for index in range(5):
+        (tmp_path / f"big{index}.py").write_text("#" * (2 * 1024 * 1024 - 10) + "\n")
+    files = {f"big{index}": str(tmp_path / f"big{index}.py") for index in range(5)}
+    with pytest.raises(kerascope.SourceError, match=f"the limit is {MAX_BUNDLE_BYTES} bytes"):
+        make_bundle(files)
+    too_many = {"bundle": {"digest": "", "files": [{}] * 1001}}
+    with pytest.raises(ManifestError, match="the limit is 1000"):
+        parse_manifest({**VERSION_1, "version": 2, **too_many})
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({**VERSION_1, "version": 2}, "unknown manifest version 2"),
+        ({**VERSION_1, "version": 3}, "unknown manifest version 3"),
+        ({**VERSION_1, "version": 2, "bundle": []}, "bundle is unreadable"),
+        (
+            {**VERSION_1, "version": 2, "bundle": {"files": [{"module": "m", "path": "../m.py"}]}},
+            "path '../m.py' does not match the module",
+        ),
         ([], "not a JSON object"),
         ({**VERSION_1, "objects": {}}, "'objects' is not a list"),
         ({**VERSION_1, "objects": [{"kinds": []}]}, "has no 'key'"),
@@ -80,6 +119,8 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
         model = build()
         for name in ("m.keras", "m.h5"):
             kerascope.save_model(model, sys.argv[1] + "/" + name)
+        for name in ("bundled.keras", "bundled.h5"):
+            kerascope.save_model(model, sys.argv[1] + "/" + name, bundle=True)
         """
     )
     result = subprocess.run(
@@ -94,7 +135,7 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["m.keras", "m.h5"])
+@pytest.mark.parametrize("name", ["m.keras", "m.h5", "bundled.keras", "bundled.h5"])
 def test_written_manifest_follows_the_schema(saved: Path, name: str) -> None:
     inspection = kerascope.inspect(saved / name)
     assert inspection.manifest is not None
@@ -105,6 +146,12 @@ def test_written_manifest_follows_the_schema(saved: Path, name: str) -> None:
         "my_custom_loss",
     }
     assert all(entry["module"] == "custom_functions" for entry in document["objects"])
+    assert document["version"] == 2
+    if name.startswith("bundled"):
+        assert [f["path"] for f in document["bundle"]["files"]] == ["custom_functions.py"]
+        assert parse_manifest(document) == inspection.manifest
+    else:
+        assert document["bundle"] is None
 
 
 @pytest.mark.slow
@@ -122,7 +169,7 @@ def test_unreadable_manifest_is_reported_not_fatal(saved: Path, tmp_path: Path) 
     assert inspection.manifest is None
     assert (
         inspection.manifest_problem
-        == "unknown manifest version 99 (this kerascope reads version 1)"
+        == "unknown manifest version 99 (this kerascope reads versions 1 and 2)"
     )
     assert kerascope.check(broken, sources=[ROOT / "examples" / "seed_2_loss_activation"]).ok
 
@@ -133,5 +180,5 @@ def test_inspect_cli_shows_the_manifest(saved: Path) -> None:
 
     result = run_cli("inspect", str(saved / "m.h5"))
     assert result.returncode == 0, result.stderr
-    assert "Manifest (kerascope 0.1.0, format 1)" in result.stdout
+    assert "Manifest (kerascope 0.1.0, format 2)" in result.stdout
     assert "custom_functions.my_custom_loss" in result.stdout

@@ -184,3 +184,51 @@ def test_a_model_needing_an_untrusted_package_fails_on_the_driver_before_any_tas
     trusted = kerascope.ModelRef(models / "blocks.keras", trust=["blocks"])
     assert [(f.module, f.shipped) for f in trusted.files] == [("blocks", False)]
     assert "py_modules" not in kerascope.ray.runtime_env(trusted)  # workers must install it
+
+
+def test_a_bundled_model_runs_on_workers_with_only_its_digest_trusted(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    models = cluster.models
+    bundled = tmp_path / "bundled.keras"
+    manifest = kerascope.bundle(models / "blocks.keras", bundled, sources=[models / "mod_src"])
+    assert manifest.bundle is not None
+    digest = manifest.bundle.trust_name
+    # The sources are not on any sys.path, not shipped: only the file's bundle has them.
+    with pytest.raises(kerascope.UnresolvedObjectsError) as untrusted:
+        kerascope.ModelRef(bundled)
+    assert digest in str(untrusted.value)
+    ref = kerascope.ModelRef(bundled, trust=[digest])
+    assert f"sha256:{ref.bundle_digest}" == digest
+    assert ref.files == ()
+    assert "py_modules" not in kerascope.ray.runtime_env(ref)  # ships nothing
+    rows = np.load(models / "inputs.npy")
+
+    @ray.remote(num_cpus=1)
+    class Probe:
+        def __init__(self, ref: kerascope.ModelRef) -> None:
+            self.model = kerascope.ray.load(ref)
+
+        def run(self, rows: Any) -> dict[str, Any]:
+            module = sys.modules["blocks"]
+            return {
+                "predictions": self.model.predict(rows, verbose=0),
+                "origin": module.__spec__.origin,
+                "file": getattr(module, "__file__", None),
+            }
+
+    actors = [Probe.remote(ref) for _ in range(2)]
+    with kerascope.ray.unwrap_errors():
+        results = ray.get([actor.run.remote(rows) for actor in actors], timeout=TIME_LIMIT_S)
+    for actor in actors:
+        ray.kill(actor)
+    expected = ref.load().predict(rows, verbose=0)  # the driver, from the bundle too
+    # The driver's Keras now has blocks>Offset registered (the bundled code ran here): a ref
+    # made now still takes it from the bundle, for the workers' sake.
+    again = kerascope.ModelRef(bundled, trust=[digest])
+    assert [r.origin for r in again.plan.resolutions] == ["bundle"]
+    assert again.bundle_digest == ref.bundle_digest and again.plan.bundled == ("blocks",)
+    for result in results:
+        np.testing.assert_allclose(result["predictions"], expected, rtol=1e-6, atol=1e-6)
+        assert result["origin"].startswith(f"<kerascope bundle {digest[:19]}>"), result
+        assert result["file"] is None  # from memory, never from a file

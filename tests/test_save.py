@@ -204,7 +204,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_manifest_is_written_and_read(project: Path, name: str) -> None:
     inspection = kerascope.inspect(project / "out" / name)
     manifest = inspection.manifest
-    assert manifest is not None and manifest.version == 1
+    assert manifest is not None and manifest.version == 2 and manifest.bundle is None
     assert manifest.keras_version == "3.15.1" and manifest.backend == "tensorflow"
     entries = {entry.key: entry for entry in manifest.objects}
     assert set(entries) == {"Scale", "shifted_relu"}
@@ -260,7 +260,9 @@ print(json.dumps({
 def _load_project(
     project: Path, name: str, mode: str, *, strict: bool = False, pythonpath: bool = False
 ) -> dict[str, object]:
-    env = {**QUIET_ENV, **({"PYTHONPATH": str(project)} if pythonpath else {})}
+    # The project goes before any PYTHONPATH already set (a checkout's src/ when not installed).
+    paths = [str(project), *filter(None, [QUIET_ENV.get("PYTHONPATH")])]
+    env = {**QUIET_ENV, **({"PYTHONPATH": os.pathsep.join(paths)} if pythonpath else {})}
     stdout = run_python(
         LOAD_PROJECT,
         str(project / "out" / name),

@@ -40,6 +40,7 @@ from .errors import (
 if TYPE_CHECKING:
     from ._audit.scan import ScanReport, scan
     from ._audit.store import StoreReport, scan_paths
+    from ._keras.bundle_file import bundle, unbundle
     from ._keras.export import Export, export
     from ._keras.load import load_model
     from ._keras.migrate import Migration, migrate
@@ -80,6 +81,7 @@ __all__ = [
     "UnresolvedObjectsError",
     "VerifyReport",
     "__version__",
+    "bundle",
     "check",
     "export",
     "inspect",
@@ -89,6 +91,7 @@ __all__ = [
     "save_model",
     "scan",
     "scan_paths",
+    "unbundle",
     "untrusted",
     "verify",
     "worker_initializer",
@@ -120,6 +123,8 @@ _LAZY = {
     "VerifyReport": "._keras.verify",
     "BackendsReport": "._keras.verify",
     "scan": "._audit.scan",
+    "bundle": "._keras.bundle_file",
+    "unbundle": "._keras.bundle_file",
     "ScanReport": "._audit.scan",
     "scan_paths": "._audit.store",
     "StoreReport": "._audit.store",

@@ -20,6 +20,7 @@ from kerascope.errors import ModelFileError
 from . import findings as _findings
 from .findings import Finding
 from .scan_archive import archive_findings
+from .scan_bundle import bundle_findings
 from .scan_config import config_findings
 from .scan_weights import weights_findings
 
@@ -119,6 +120,7 @@ def _scan(text_path: str) -> ScanReport:
     else:
         file_format = model_file.format
         findings += config_findings(model_file.config, model_file.training_config)
+        findings += bundle_findings(model_file.manifest)
     findings += weights_findings(text_path, file_format, members)
     return ScanReport(text_path, file_format, tuple(findings))
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["main", "subcommand"]
 
 # Commands that live in a module of their own (``cmd_<name>.py`` with a ``register`` function).
-_COMMAND_MODULES = ("cmd_migrate", "cmd_scan", "cmd_export")
+_COMMAND_MODULES = ("cmd_migrate", "cmd_scan", "cmd_export", "cmd_bundle")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from kerascope._audit.inspect import CustomObject, Inspection
     from kerascope._audit.scan import ScanReport
     from kerascope._keras.runtime import ModelSummary
+    from kerascope._reading.bundle import Bundle
     from kerascope._resolving.plan import Plan
     from kerascope.errors import Problem
 
@@ -123,6 +124,31 @@ def _manifest_lines(inspection: Inspection) -> list[str]:
     ]
     if rows:
         lines += table(["NAME", "DEFINED AS", "FILE", "SHA256", "DISTRIBUTION"], rows)
+    if manifest.bundle is not None:
+        lines += ["", f"Bundle {manifest.bundle.trust_name} ({manifest.bundle.size:,} bytes):"]
+        lines += bundle_lines(manifest.bundle)
+    return lines
+
+
+def bundle_lines(bundle: Bundle) -> list[str]:
+    """The bundled files as a table (file, module, size, SHA-256, imports), damage flagged.
+
+    Example:
+        >>> from kerascope._reading.bundle import Bundle, BundleFile
+        >>> bundle_lines(Bundle((BundleFile("m", "m.py", "", "", 0),), ""))[0].split()
+        ['FILE', 'MODULE', 'SIZE', 'SHA256', 'IMPORTS']
+    """
+    rows = []
+    for item in bundle.files:
+        digest = item.actual_sha256[:12]
+        if item.sha256 != item.actual_sha256:
+            digest += " (DAMAGED: recorded " + item.sha256[:12] + ")"
+        imports = ", ".join([*item.local, *item.installed]) or "-"
+        rows.append([item.path, item.module, f"{item.size:,}", digest, imports])
+    lines = table(["FILE", "MODULE", "SIZE", "SHA256", "IMPORTS"], rows)
+    if bundle.packages:
+        installed = ", ".join(f"{name} {version}" for name, version in bundle.packages.items())
+        lines.append(f"  installed packages imported: {installed}")
     return lines
 
 
@@ -195,6 +221,7 @@ _ORIGIN_TEXT = {
     "package": "trusted package",
     "entry-point": "entry point",
     "manifest": "manifest",
+    "bundle": "bundle",
     "keras": "Keras",
     "compile-fix": "kerascope",
     "skipped": "skipped",

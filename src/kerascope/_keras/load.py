@@ -37,7 +37,7 @@ from .smoke import SmokeError, smoke_check
 
 __all__ = ["load_model", "load_with_plan", "on_sys_path"]
 
-_IMPORTED_ORIGINS = frozenset({"source", "module", "package", "entry-point", "manifest"})
+_IMPORTED_ORIGINS = frozenset({"source", "module", "package", "entry-point", "manifest", "bundle"})
 
 
 def load_model(
@@ -133,6 +133,11 @@ def load_with_plan(
     import_keras()  # before the sources, which import it too: its native log lines are held
     # Source roots stay on sys.path while Keras builds the model: from_config and build may
     # import sibling modules of the sources.
+    bundle = plan.inspection.manifest.bundle if plan.inspection.manifest else None
+    if plan.bundled and bundle is not None:  # checked by the plan: intact, trusted, no shadowing
+        from .bundle_import import install_bundle
+
+        install_bundle(bundle, plan.bundled)
     with on_sys_path(list(dict.fromkeys(r.root for r in needed if r.root))):
         objects = _import_objects(needed)
         for alias, canonical in plan.compile_fixes.items():

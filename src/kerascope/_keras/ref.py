@@ -76,9 +76,10 @@ class ModelRef:
         keras_version: The Keras version that saved the model, from its manifest or metadata.
         backend: The backend that saved it, when recorded.
         planned_with: The Keras version and backend configured where the ref was made.
-        bundle_digest: The digest of the source bundle the model carries (issue 10: bundles
-            do not exist yet, so it is always None; a bundled ref will ship no files and
-            carry the digest to trust instead).
+        bundle_digest: The digest of the source bundle the model carries, when the plan
+            imports code from it (then trusted as ``sha256:<digest>``); None otherwise. The
+            bundled code travels inside the model file and the plan, so nothing is shipped
+            for it; the model file's digest pins it.
         plan: The driver's plan (:class:`kerascope.Plan`).
 
     Raises:
@@ -120,7 +121,7 @@ class ModelRef:
             strict=strict,
         )
         index = index_sources(sources)
-        plan = _without_registry(plan, index)
+        plan = _without_registry(plan, index, trust)
         if plan.problems:
             raise UnresolvedObjectsError(plan.inspection.path, plan.problems, plan.notes)
         inspection = plan.inspection
@@ -139,7 +140,10 @@ class ModelRef:
         ) or inspection.keras_version
         self.backend: str | None = (manifest.backend if manifest else None) or inspection.backend
         self.planned_with: tuple[str | None, str] = keras_here()
-        self.bundle_digest: str | None = None
+        bundle = manifest.bundle if manifest else None
+        self.bundle_digest: str | None = (
+            bundle.digest if bundle is not None and plan.bundled else None
+        )
         self.plan: Plan = plan
         self._planned_notes = tuple(version_notes(manifest))
         self.token: str = _token(self)
@@ -300,20 +304,47 @@ _MODELS: dict[str, Any] = {}
 _WORKER_TOKEN: list[str] = []
 
 
-def _without_registry(plan: Plan, index: SourceIndex) -> Plan:
+def _without_registry(plan: Plan, index: SourceIndex, trust: Iterable[str] = ()) -> Plan:
     """Objects registered in this process, looked up in the sources instead.
 
     Other processes do not share this process's registries; an object found only there is a
-    problem for a ref.
+    problem for a ref, unless the file's source bundle defines it (this process registered it
+    by loading the bundled model before): then it comes from the bundle, under the same trust.
     """
     resolutions: list[Resolution] = []
     problems = list(plan.problems)
     for planned in plan.resolutions:
-        resolution = _from_index(planned, index) if planned.origin == "registry" else planned
+        resolution = planned
+        if planned.origin == "registry":
+            resolution = _from_bundle(planned, plan, trust) or _from_index(planned, index)
         if resolution is not planned and resolution.problem is not None:
             problems.append(resolution.problem)
         resolutions.append(resolution)
-    return plan._replace(resolutions=tuple(resolutions), problems=tuple(problems))
+    bundled = plan.bundled
+    manifest = plan.inspection.manifest
+    if (
+        not bundled
+        and manifest
+        and manifest.bundle
+        and any(r.origin == "bundle" for r in resolutions)
+    ):
+        bundled = tuple(m for m in manifest.bundle.modules if m not in index.modules)
+    return plan._replace(resolutions=tuple(resolutions), problems=tuple(problems), bundled=bundled)
+
+
+def _from_bundle(resolution: Resolution, plan: Plan, trust: Iterable[str]) -> Resolution | None:
+    """The resolution from the file's bundle of an object registered here, if it has one."""
+    from kerascope._resolving.resolution import bundle_resolution
+    from kerascope._resolving.trust import TrustPolicy
+
+    manifest = plan.inspection.manifest
+    bundle = manifest.bundle if manifest else None
+    entry = manifest.find(resolution.object.key) if manifest else None
+    module = (entry.module if entry else None) or resolution.object.module
+    if bundle is None or module is None or module not in bundle.modules:
+        return None
+    qualname = entry.qualname if entry else None
+    return bundle_resolution(resolution.object, bundle, module, qualname, TrustPolicy(trust))
 
 
 def _from_index(resolution: Resolution, index: SourceIndex) -> Resolution:
@@ -343,7 +374,14 @@ def _from_index(resolution: Resolution, index: SourceIndex) -> Resolution:
 
 def _token(ref: ModelRef) -> str:
     digest = hashlib.sha256()
-    for part in (ref.path, ref.model_sha256, repr(ref.trust), repr(ref.compile)):
+    parts = (
+        ref.path,
+        ref.model_sha256,
+        repr(ref.trust),
+        repr(ref.compile),
+        repr(ref.bundle_digest),
+    )
+    for part in parts:
         digest.update(part.encode() + b"\0")
     for item in ref.files:
         digest.update(f"{item.module}\0{item.sha256}\n".encode())

@@ -20,13 +20,20 @@ from .runtime import live_object, runtime_versions, save_with_keras
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["save_model"]
+    from kerascope._reading.bundle import Bundle
+
+__all__ = ["save_model", "write_manifest_copy"]
 
 _FORMATS = {".keras": "keras", ".h5": "h5", ".hdf5": "h5"}
 
 
 def save_model(
-    model: Any, path: str | os.PathLike[str], *, lint: bool = True, manifest: bool = True
+    model: Any,
+    path: str | os.PathLike[str],
+    *,
+    lint: bool = True,
+    manifest: bool = True,
+    bundle: bool = False,
 ) -> Manifest | None:
     """Save a Keras model so that it loads elsewhere, and never lose the previous file.
 
@@ -38,23 +45,33 @@ def save_model(
        file, SHA-256 and distribution each custom object came from, and the Python, Keras and
        backend versions), flush it to disk and rename it over ``path`` in one step. If anything
        fails, or the process is killed, the previous file is intact and no temporary file stays.
+    3. With ``bundle=True``, the manifest also carries the source text of the files that define
+       the custom objects and of the local modules they import, each with its SHA-256, and one
+       digest over them (docs/format.md). The file then loads where that code is absent, once
+       the digest is trusted: ``trust=["sha256:<digest>"]`` (``manifest.bundle.trust_name``).
 
     Args:
         model: The Keras model.
         path: Where to save: ``.keras`` (recommended) or legacy ``.h5``.
         lint: Check the model first.
         manifest: Write the manifest into the file.
+        bundle: Carry the custom code's source in the manifest (implies ``manifest``).
 
     Returns:
         The manifest written (None with ``manifest=False``).
 
     Raises:
         LintError: Lint found errors; nothing was written.
-        SourceError: The extension is neither ``.keras``, ``.h5`` nor ``.hdf5``.
+        SourceError: The extension is neither ``.keras``, ``.h5`` nor ``.hdf5``; or, with
+            ``bundle=True``, no custom object's code comes from a source file, a file cannot be
+            read as UTF-8, or the source is above the bundle size limit.
 
     Example:
         >>> import kerascope
         >>> kerascope.save_model(model, "model.keras")  # doctest: +SKIP
+        >>> written = kerascope.save_model(model, "model.keras", bundle=True)  # doctest: +SKIP
+        >>> written.bundle.trust_name  # doctest: +SKIP
+        'sha256:5f0c...'
     """
     text_path = os.fspath(path)
     extension = os.path.splitext(text_path)[1].lower()
@@ -66,8 +83,10 @@ def save_model(
     written = None
     with atomic_path(text_path) as temporary:
         save_with_keras(model, temporary)
-        if manifest:
+        if manifest or bundle:
             written = _manifest_for(temporary)
+            if bundle:
+                written = written._replace(bundle=_bundle_for(written, text_path))
             _write_manifest(temporary, file_format, written)
     return written
 
@@ -102,10 +121,63 @@ def _manifest_for(saved: str) -> Manifest:
     )
 
 
+def _bundle_for(manifest: Manifest, path: str) -> Bundle:
+    """The bundle of the live modules that define the manifest's objects, and their imports."""
+    import sys
+
+    from kerascope._resolving.bundling import local_closure, make_bundle
+    from kerascope._resolving.trust import DEFAULT_TRUSTED
+
+    by_root: dict[str, dict[str, str]] = {}
+    for entry in manifest.objects:
+        module = entry.module
+        if not module or module == "__main__" or entry.distribution or not entry.file:
+            continue
+        if module.split(".")[0] in DEFAULT_TRUSTED:
+            continue
+        live = getattr(sys.modules.get(module), "__file__", None)
+        if not isinstance(live, str) or not os.path.isfile(live):
+            continue
+        live = os.path.abspath(live)
+        root = os.path.normpath(live[: -len(entry.file)] or os.sep)
+        by_root.setdefault(root, {})[module] = live
+    files: dict[str, str] = {}
+    for root, modules in by_root.items():
+        files.update(local_closure(modules, root))
+    if not files:
+        raise SourceError(
+            f"cannot bundle {path}: no custom object's code comes from a source file "
+            "(objects of installed packages are named in the manifest, not bundled)"
+        )
+    return make_bundle(files)
+
+
 def _kerascope_version() -> str:
     from kerascope import __version__
 
     return __version__
+
+
+def write_manifest_copy(source: str, target: str, manifest: Manifest) -> None:
+    """Write ``source`` to ``target`` atomically with ``manifest`` in place of its own.
+
+    Imports neither Keras nor h5py here (``.h5`` attributes are written by the HDF5 module).
+    A ``.keras`` archive keeps its members, their order and their compression; only
+    ``metadata.json`` changes. ``target`` may be ``source``.
+
+    Example:
+        >>> write_manifest_copy("m.keras", "bundled.keras", manifest)  # doctest: +SKIP
+    """
+    file_format = _FORMATS.get(os.path.splitext(source)[1].lower(), "keras")
+    if os.path.isfile(source) and file_format == "keras":
+        with atomic_path(target) as rewritten:
+            _copy_archive(source, rewritten, {MANIFEST_KEY: manifest.to_dict()})
+        return
+    if file_format != "h5":
+        raise SourceError(f"cannot rewrite {source!r}: only .keras files and .h5 files")
+    with atomic_path(target) as rewritten:
+        shutil.copyfile(source, rewritten)
+        _write_manifest(rewritten, "h5", manifest)
 
 
 def _write_manifest(path: str, file_format: str, manifest: Manifest) -> None:

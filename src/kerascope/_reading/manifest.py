@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from kerascope._common.record import TYPE_CHECKING, Record
 
+from .bundle import Bundle, BundleError, parse_bundle
+
 if TYPE_CHECKING:
     from typing import Any
 
@@ -24,7 +26,7 @@ __all__ = [
 ]
 
 MANIFEST_KEY = "kerascope_manifest"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: an optional source bundle (docs/format.md)
 
 
 class ManifestError(ValueError):
@@ -57,7 +59,11 @@ class ManifestObject(Record):
 
 
 class Manifest(Record):
-    """The manifest of one saved model."""
+    """The manifest of one saved model.
+
+    Attributes:
+        bundle: The source bundle the model carries (version 2), or None.
+    """
 
     version: int
     kerascope_version: str
@@ -65,19 +71,19 @@ class Manifest(Record):
     keras_version: str | None
     backend: str | None
     objects: tuple[ManifestObject, ...]
+    bundle: Bundle | None = None
 
     def find(self, key: str) -> ManifestObject | None:
         """The entry for a custom-object key, if the manifest has one."""
         return next((entry for entry in self.objects if entry.key == key), None)
 
     def to_dict(self) -> dict[str, Any]:
-        """The manifest as written into the file (format version 1).
+        """The manifest as written into the file (format version 2; version 1 has no bundle).
 
         Example:
-            >>> Manifest(1, "0.1.0", "3.11.7", "3.15.1", "tensorflow", ()).to_dict()["version"]
-            1
+            >>> Manifest(2, "0.1.0", "3.11.7", "3.15.1", "tensorflow", ()).to_dict()["bundle"]
         """
-        return {
+        written: dict[str, Any] = {
             "version": self.version,
             "kerascope_version": self.kerascope_version,
             "python_version": self.python_version,
@@ -85,6 +91,9 @@ class Manifest(Record):
             "backend": self.backend,
             "objects": [{**entry._asdict(), "kinds": list(entry.kinds)} for entry in self.objects],
         }
+        if self.version >= 2:
+            written["bundle"] = self.bundle.to_dict() if self.bundle is not None else None
+        return written
 
 
 def parse_manifest(data: object) -> Manifest:
@@ -103,7 +112,20 @@ def parse_manifest(data: object) -> Manifest:
     version = data.get("version")
     if version == 1:
         return _parse_version_1(data)
-    raise ManifestError(f"unknown manifest version {version!r} (this kerascope reads version 1)")
+    if version == 2:
+        return _parse_version_2(data)
+    raise ManifestError(
+        f"unknown manifest version {version!r} (this kerascope reads versions 1 and 2)"
+    )
+
+
+def _parse_version_2(data: dict[str, Any]) -> Manifest:
+    """Version 1 plus ``bundle``: the source of the custom code, pinned by hash."""
+    try:
+        bundle = parse_bundle(data.get("bundle"))
+    except BundleError as error:
+        raise ManifestError(f"the manifest's bundle is unreadable: {error}") from None
+    return _parse_version_1(data)._replace(version=2, bundle=bundle)
 
 
 def _parse_version_1(data: dict[str, Any]) -> Manifest:

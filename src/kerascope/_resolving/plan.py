@@ -56,6 +56,8 @@ class Plan(Record):
         backend: The Keras backend this process uses or will use (read as Keras reads it).
         backend_code: What the code of each object imported from a file imports of the
             backends' frameworks, and so which backends it runs on.
+        bundled: The modules of the file's source bundle to import from memory (the bundle
+            is ``inspection.manifest.bundle``); empty when the bundle is not used.
     """
 
     inspection: Inspection
@@ -69,6 +71,7 @@ class Plan(Record):
     optimizer_fixes: dict[str, str] = {}  # noqa: RUF012 (a record field, never mutated)
     backend: str = "tensorflow"
     backend_code: tuple[BackendCode, ...] = ()
+    bundled: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -142,6 +145,9 @@ def make_plan(
             notes.append(f"{bound.message} (allowed)")
         elif bound is not None:
             problems.append(bound)
+    bundled, bundle_problems, bundle_notes = _bundle_use(inspection, resolutions, finder)
+    problems += bundle_problems
+    notes += bundle_notes
     drifted = drift(inspection.manifest, resolutions)
     if strict:
         problems += [
@@ -170,7 +176,36 @@ def make_plan(
         _optimizer_fixes(inspection) if compile_flag else {},
         backend,
         tuple(code),
+        bundled,
     )
+
+
+def _bundle_use(
+    inspection: Inspection, resolutions: Sequence[Resolution], finder: Finder
+) -> tuple[tuple[str, ...], list[Problem], list[str]]:
+    """The bundled modules to import from memory, what refuses them, and drift notes.
+
+    When any object comes from the bundle (or waits for its digest to be trusted), every
+    bundled module the ``--from`` sources do not provide will be importable from memory, so
+    each is checked against the environment (:func:`.bundling.spoofing_problems`).
+    """
+    bundle = inspection.manifest.bundle if inspection.manifest else None
+    if bundle is None:
+        return (), [], []
+    from .bundling import drift_notes, spoofing_problems
+
+    notes = drift_notes(bundle, finder.index.modules)
+    wanted = any(
+        r.origin == "bundle"
+        or (r.problem is not None and r.problem.reason in ("untrusted-bundle", "bundle-damaged"))
+        for r in resolutions
+    )
+    if not wanted:
+        return (), [], notes
+    modules = tuple(m for m in bundle.modules if m not in finder.index.modules)
+    problems = spoofing_problems(bundle, modules)
+    used = any(r.origin == "bundle" for r in resolutions)
+    return (modules if used else ()), problems, notes
 
 
 def _with_code(
@@ -362,6 +397,7 @@ def untrusted(
     names: dict[str, None] = {}
     for resolution in plan.resolutions:
         problem = resolution.problem or resolution.deferred
-        if problem is not None and problem.reason == "untrusted" and problem.candidates:
+        untrusted_reasons = ("untrusted", "untrusted-bundle")
+        if problem is not None and problem.reason in untrusted_reasons and problem.candidates:
             names[problem.candidates[0]] = None
     return list(names)

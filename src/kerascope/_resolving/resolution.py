@@ -17,12 +17,15 @@ if TYPE_CHECKING:
     from typing import Literal
 
     from kerascope._audit.inspect import CustomObject
+    from kerascope._reading.bundle import Bundle
 
     from .sources import UnreadFile
+    from .trust import TrustPolicy
 
 __all__ = [
     "TRAINING_ROOTS",
     "Resolution",
+    "bundle_resolution",
     "failed",
     "relative",
     "unread_problem",
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
         "package",  # found by name in a trusted package
         "entry-point",  # a module declared by a trusted installed package
         "manifest",  # the module the manifest names, trusted
+        "bundle",  # the source bundle the file carries, trusted by its digest
         "keras",  # a Keras package (keras_hub, ...) that Keras imports itself
         "compile-fix",  # a built-in loss Keras fails to restore from .h5: kerascope supplies it
         "skipped",  # not provided, and not needed: training-only without compiling, or read
@@ -121,6 +125,47 @@ def untrusted_problem(
         f"--trust {name}",
         candidates=tuple(distributions) or (package,),
         python_fix=f"trust=[{name!r}]",
+    )
+
+
+def bundle_resolution(
+    obj: CustomObject, bundle: Bundle, module: str, qualname: str | None, trust: TrustPolicy
+) -> Resolution:
+    """``module`` of the file's source bundle defines ``obj``: used only when the bundle is
+    intact and its digest is trusted; otherwise the problem names the digest, the files and
+    what they import, and the exact trust argument."""
+    item = bundle.modules[module]
+    digest = bundle.digest
+    damage = bundle.damage()
+    if damage:
+        return failed(
+            obj,
+            "untrusted",
+            f"the source bundle the file carries for module '{module}' is damaged: "
+            + "; ".join(damage),
+            "do not load this file; bundle it again from its sources (kerascope bundle)",
+            reason="bundle-damaged",
+        )
+    if not trust.trusts_bundle(digest):
+        from .bundling import describe_bundle
+
+        return failed(
+            obj,
+            "untrusted",
+            f"defined in module '{module}' ({item.path}) of the source bundle the file carries, "
+            f"sha256:{digest}, which is not trusted; the bundle holds {describe_bundle(bundle)}. "
+            "Review it first (kerascope unbundle, kerascope scan)",
+            f"--trust {bundle.trust_name}",
+            candidates=(bundle.trust_name,),
+            python_fix=f"trust=[{bundle.trust_name!r}]",
+            reason="untrusted-bundle",
+        )
+    return Resolution(
+        obj,
+        "bundle",
+        f"bundle sha256:{digest[:12]}: {item.path}",
+        module=module,
+        attribute=qualname or obj.class_name,
     )
 
 

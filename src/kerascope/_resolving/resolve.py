@@ -10,6 +10,9 @@ active custom object scope, the global registry, then ``custom_objects``); keras
 3. the ``custom_objects`` the user passes, exactly as Keras looks them up;
 4. the sources the user names (``--from`` / ``sources=``), found by static analysis; a source
    that should define the object but could not be parsed is reported as such;
+4b. the source bundle the file carries (manifest version 2), imported from memory, only when
+   its digest is trusted (``sha256:<digest>``): before any module of the environment, which a
+   bundle may never shadow (the plan refuses a bundle that would);
 5. the ``module`` recorded in a ``.keras`` config: Keras's own packages are imported by Keras;
    any other module only when its package is trusted;
 6. the module the file's kerascope manifest names, when its package is trusted;
@@ -42,6 +45,7 @@ from .registry import REGISTRY
 from .resolution import (
     TRAINING_ROOTS,
     Resolution,
+    bundle_resolution,
     failed,
     relative,
     unread_problem,
@@ -99,6 +103,7 @@ class Finder:
             or self._handed_over(obj)
             or self._from_sources(obj)
             or self._from_unread_sources(obj)
+            or self._from_bundle(obj)
             or self._from_recorded_module(obj)
             or self._from_manifest(obj)
             or self._from_trusted_packages(obj)
@@ -154,6 +159,14 @@ class Finder:
             return None
         self.unread_used.add(unread.path)
         return unread_problem(obj, unread, "")
+
+    def _from_bundle(self, obj: CustomObject) -> Resolution | None:
+        bundle = self.manifest.bundle if self.manifest else None
+        module = self._manifest_module(obj) or obj.module
+        if bundle is None or module is None or module not in bundle.modules:
+            return None
+        entry = self.manifest.find(obj.key) if self.manifest else None
+        return bundle_resolution(obj, bundle, module, entry.qualname if entry else None, self.trust)
 
     def _from_manifest(self, obj: CustomObject) -> Resolution | None:
         entry = self.manifest.find(obj.key) if self.manifest else None

@@ -3,7 +3,8 @@
 Trust is a list of names. Each is an import package (``tcn``) or a distribution name
 (``keras-tcn``); a distribution stands for the top-level packages it installs. Keras's own
 packages are trusted by default, as Keras itself imports them. Sources the user names with
-``--from`` are trusted separately: the user pointed at them.
+``--from`` are trusted separately: the user pointed at them. A source bundle carried by the
+model file is trusted only by its digest (``sha256:<hex>``), never by a package name.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from functools import cache
 __all__ = ["DEFAULT_TRUSTED", "TrustPolicy", "distributions_providing", "normalize_distribution"]
 
 DEFAULT_TRUSTED = ("keras", "keras_hub", "keras_nlp", "keras_cv")
+_DIGEST_PREFIX = "sha256:"
 
 
 def normalize_distribution(name: str) -> str:
@@ -64,10 +66,24 @@ class TrustPolicy:
         """
         found: dict[str, None] = {}
         for name in self.names:
+            if name.startswith(_DIGEST_PREFIX):
+                continue  # a bundle digest, not a package
             if all(part.isidentifier() for part in name.split(".")):
                 found[name] = None
             found.update(dict.fromkeys(sorted(_distribution_packages(name))))
         return tuple(name for name in found if name not in DEFAULT_TRUSTED)
+
+    def trusts_bundle(self, digest: str) -> bool:
+        """Was this exact bundle digest named (``sha256:<hex>``)? Package names never count.
+
+        Example:
+            >>> TrustPolicy(["sha256:" + "ab" * 32]).trusts_bundle("ab" * 32)
+            True
+            >>> TrustPolicy(["mylayers"]).trusts_bundle("ab" * 32)
+            False
+        """
+        wanted = f"{_DIGEST_PREFIX}{digest.lower()}"
+        return any(name.lower() == wanted for name in self.names)
 
     def trusts_module(self, module: str) -> bool:
         """Is ``module`` inside a trusted top-level package?"""
