@@ -12,6 +12,7 @@ import pty
 import re
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -419,6 +420,7 @@ def _printed_keys(value: object, where: str = "") -> set[tuple[str, str]]:
                 ("inspect", f"{SEEDS[0]}/bundled.keras"),  # a bundle
                 ("inspect", f"{SEEDS[0]}/my_model.h5"),  # findings
                 ("inspect", "lambda/lambda.keras"),
+                ("inspect", "op_layers.keras"),  # a Keras 2 TFOpLambda
             ],
         ),
         ("scan-json.md", [("scan", "lambda/lambda.keras"), ("scan", f"{SEEDS[0]}/my_model.h5")]),
@@ -436,6 +438,7 @@ def test_every_key_printed_by_json_is_documented(
     built: Path, doc: str, runs: list[tuple[str, ...]]
 ) -> None:
     documented = _documented_keys(ROOT / "docs" / doc)
+    _write_op_layer_model(built / "op_layers.keras")
     printed: set[tuple[str, str]] = set()
     for run in runs:
         result = _cli(*run, "--json", cwd=built)
@@ -444,6 +447,38 @@ def test_every_key_printed_by_json_is_documented(
     assert printed - documented == set()
     # the runs above reach every documented part of the document
     assert {where for where, _ in documented} == {where for where, _ in printed}
+
+
+def _write_op_layer_model(path: Path) -> None:
+    """A tf-keras ``.keras`` whose only layer after the input is a ``TFOpLambda`` (config only)."""
+    op_layer = {
+        "module": "tf_keras.src.layers.core.tf_op_layer",
+        "class_name": "TFOpLambda",
+        "config": {"name": "tf.math.reduce_sum", "dtype": "float32", "function": "math.reduce_sum"},
+        "name": "tf.math.reduce_sum",
+        "inbound_nodes": [["x", 0, 0, {"axis": -1}]],
+    }
+    inputs = {
+        "module": "keras.layers",
+        "class_name": "InputLayer",
+        "config": {"batch_input_shape": [None, 4], "dtype": "float32", "name": "x"},
+        "name": "x",
+        "inbound_nodes": [],
+    }
+    config = {
+        "module": "keras",
+        "class_name": "Functional",
+        "config": {
+            "name": "m",
+            "layers": [inputs, op_layer],
+            "input_layers": [["x", 0, 0]],
+            "output_layers": [["tf.math.reduce_sum", 0, 0]],
+        },
+    }
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("metadata.json", json.dumps({"keras_version": "2.21.0"}))
+        archive.writestr("config.json", json.dumps(config))
+        archive.writestr("model.weights.h5", b"")
 
 
 @pytest.mark.slow
