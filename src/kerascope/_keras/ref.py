@@ -328,7 +328,8 @@ def _from_index(resolution: Resolution, index: SourceIndex) -> Resolution:
         reason="missing",
         message=f"{resolution.where} in this process only; other processes do not share "
         "this process's registry",
-        fix=f"name the code that defines '{obj.class_name}' in sources=[...]",
+        fix=f"--from FILE.py (the file that defines '{obj.class_name}')",
+        python_fix=f"sources=['FILE.py'] (the file that defines '{obj.class_name}')",
     )
     return resolution._replace(origin="missing", problem=problem)
 
