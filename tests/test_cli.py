@@ -274,6 +274,21 @@ def test_strict_turns_manifest_drift_into_a_problem(built: Path, tmp_path: Path)
 
 
 @pytest.mark.slow
+def test_verify_strict_refuses_manifest_drift(built: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "seed"
+    shutil.copytree(built / SEEDS[0], folder)
+    source = folder / "custom_layer.py"
+    source.write_text(source.read_text() + "\n# changed after saving\n")
+    relaxed = _cli("verify", "managed.keras", "--from", ".", cwd=folder)
+    assert relaxed.returncode == 0, relaxed.stdout + relaxed.stderr
+    assert "pass" in relaxed.stdout
+    assert "custom_layer.py" in relaxed.stderr and "has changed since" in relaxed.stderr
+    strict = _cli("verify", "managed.keras", "--from", ".", "--strict", cwd=folder)
+    assert strict.returncode == 4, strict.stdout + strict.stderr
+    assert "'MyCustomLayer' (source)" in strict.stderr and "has changed since" in strict.stderr
+
+
+@pytest.mark.slow
 def test_verify_honours_compile(built: Path, tmp_path: Path) -> None:
     folder = built / SEEDS[1]
     only_activation = tmp_path / "activation.py"
