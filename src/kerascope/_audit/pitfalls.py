@@ -59,21 +59,8 @@ def _h5_findings(model_file: ModelFile) -> list[Finding]:
     return []
 
 
-# The lambda finding's fix, in the syntax of where it is shown (the option, or the argument).
-_LAMBDA_FIX = (
-    "replace the Lambda with a registered layer class; load with {} only if you trust whoever "
-    "wrote this file"
-)
-
-
 def _reference_findings(model_file: ModelFile, reference: Reference) -> list[Finding]:
     refused = refused_by_keras(reference)
-    if refused is not None and refused.code == "lambda":
-        return [
-            refused._replace(
-                fix=_LAMBDA_FIX.format("--unsafe"), python_fix=_LAMBDA_FIX.format("safe_mode=False")
-            )
-        ]
     if refused is not None:
         return [refused]
     path, key = reference.json_path, reference.key
