@@ -68,6 +68,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/run.py
 	$(PY) bench/load.py
+	$(PY) bench/ray.py
 	$(PY) bench/scan.py
 	$(PY) bench/scan_store.py
 	$(PY) bench/export.py

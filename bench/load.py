@@ -40,6 +40,8 @@ from run import (
     PYTHON,
     REPO,
     build_models,
+    load_now,
+    load_span,
     machine_facts,
     megabytes,
     ms,
@@ -179,6 +181,7 @@ def benchmark_file(path: Path, repeat: int, first_repeat: int) -> Row:
     print(f"{path.name}: ", end="", flush=True)
     problems: dict[str, str] = {}  # what -> what went wrong, for the report
     row: Row = {"file": path.name, "size": path.stat().st_size, "problems": problems}
+    load_before = load_now()
     output, problem = run_child(STEADY_SCRIPT, str(path), str(CUSTOM_LAYER_DIR), str(repeat))
     if output is not None and output["problem"]:
         problem = output["problem"]
@@ -197,6 +200,7 @@ def benchmark_file(path: Path, repeat: int, first_repeat: int) -> Row:
             end="",
             flush=True,
         )
+    row["load_steady"] = load_before, load_now()
     first: dict[str, dict[str, list[float]]] = {
         key: {"import_s": [], "total_s": []} for key in FIRST_SCRIPTS
     }
@@ -209,6 +213,7 @@ def benchmark_file(path: Path, repeat: int, first_repeat: int) -> Row:
                 continue
             for name, value in output.items():
                 first[key][name].append(value)
+    row["load_first"] = row["load_steady"][1], load_now()
     if all(first[key]["total_s"] for key in FIRST_SCRIPTS):
         row["first"] = {
             key: {name: series(values) for name, values in parts.items()}
@@ -231,8 +236,8 @@ def steady_table(rows: list[Row]) -> str:
     """The main table: medians of the same-process calls."""
     lines = [
         "| file | size MB | pairs | keras ms | kerascope ms | ratio kerascope/keras "
-        "| difference ms | paired difference ms | kerascope.check ms |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| difference ms | paired difference ms | kerascope.check ms | load avg 1 min |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for row in rows:
         if "steady" not in row:
@@ -242,7 +247,8 @@ def steady_table(rows: list[Row]) -> str:
         lines.append(
             f"| {row['file']} | {megabytes(row['size'])} | {m['keras']['runs']} | {ms(keras)} "
             f"| {ms(scoped)} | {scoped / keras:.3f} | {signed_ms(scoped - keras)} "
-            f"| {signed_ms(m['paired'])} | {ms(m['check']['median_s'])} |"
+            f"| {signed_ms(m['paired'])} | {ms(m['check']['median_s'])} "
+            f"| {load_span(row['load_steady'])} |"
         )
     return "\n".join(lines)
 
@@ -252,8 +258,8 @@ def first_table(rows: list[Row]) -> str:
     lines = [
         "| file | runs | keras: import custom_layer + load ms | of which import ms "
         "| kerascope: import kerascope + load_model ms | of which import ms "
-        "| ratio kerascope/keras | difference ms |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|",
+        "| ratio kerascope/keras | difference ms | load avg 1 min |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for row in rows:
         if "first" not in row:
@@ -263,7 +269,8 @@ def first_table(rows: list[Row]) -> str:
         lines.append(
             f"| {row['file']} | {keras['total_s']['runs']} | {ms(k)} "
             f"| {ms(keras['import_s']['median_s'])} | {ms(s)} "
-            f"| {ms(scoped['import_s']['median_s'])} | {s / k:.3f} | {signed_ms(s - k)} |"
+            f"| {ms(scoped['import_s']['median_s'])} | {s / k:.3f} | {signed_ms(s - k)} "
+            f"| {load_span(row['load_first'])} |"
         )
     return "\n".join(lines)
 
@@ -345,7 +352,10 @@ def render_section(
         f"{facts['ram']} RAM; Python {facts['python']}, kerascope {facts['kerascope']}, "
         f"keras {facts['keras']}, tensorflow-cpu {facts['tensorflow']}, h5py {facts['h5py']}. "
         f"This benchmark (`.venv/bin/python bench/load.py`, run by `make bench` after "
-        f"`bench/run.py`) took {total_s:.0f} s.",
+        f"`bench/run.py`) took {total_s:.0f} s. The machine is shared: other work ran during "
+        f"the measurement (load average over 1, 5, 15 min at the end: {facts['load']}; the "
+        "tables give the 1-minute load average at the start and at the end of each file's "
+        "runs). Rely on the ratios and the paired differences, measured in the same run.",
         "",
         "Calls compared (`EXAMPLE_DIR` is `examples/seed_1_custom_layer`, which defines "
         "`MyCustomLayer` in `custom_layer.py`; the models are those of the section above, "

@@ -42,7 +42,16 @@ from typing import Any
 # This file is bench/ray.py: in this process, `import ray` would import it. Only the children
 # (started with -c from bench/out) import Ray.
 import run
-from run import BENCHMARKS_MD, CUSTOM_LAYER_DIR, OUT, REPO, machine_facts, write_benchmarks_md
+from run import (
+    BENCHMARKS_MD,
+    CUSTOM_LAYER_DIR,
+    OUT,
+    REPO,
+    load_now,
+    load_span,
+    machine_facts,
+    write_benchmarks_md,
+)
 
 SECTION = "## Batch inference on Ray"
 RATIO_TARGET = 1.05  # the kerascope job may take at most this times the hand-set job's time
@@ -204,6 +213,12 @@ def shipped_size(model: Path) -> tuple[int, int, list[str]]:
     return result["files"], result["bytes"], result["entries"]
 
 
+def load_range(jobs: list[dict[str, Any]]) -> str:
+    """The lowest and the highest 1-minute load average seen around these jobs."""
+    loads = [value for job in jobs for value in job["load"]]
+    return f"{min(loads):.1f} - {max(loads):.1f}"
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -238,7 +253,9 @@ def render(
         f"cores, {facts['ram']} RAM; Python {facts['python']}, kerascope {facts['kerascope']}, "
         f"keras {facts['keras']}, tensorflow-cpu {facts['tensorflow']}, ray {ray_version}. "
         f"The whole run took {elapsed:.0f} s. The machine is shared: other work ran during "
-        "the measurement.",
+        f"the measurement (load average over 1, 5, 15 min at the end: {facts['load']}; the "
+        "tables give the 1-minute load average at the start and at the end of each "
+        "measurement). Rely on the ratios of jobs run back to back.",
         "",
         "Command: `.venv/bin/python bench/ray.py"
         + (f" {reduced}" if reduced else "")
@@ -255,14 +272,16 @@ def render(
         "`runtime_env=kerascope.ray.runtime_env(ref)` and runs `kerascope.ray.predict` "
         "(each actor checks the pinned hashes, including the 200 MB model file's, then loads).",
         "",
-        "| job | runs | median job s | min s | max s | median cluster start s |",
-        "|---|--:|--:|--:|--:|--:|",
+        "| job | runs | median job s | min s | max s | median cluster start s "
+        "| load avg 1 min (lowest - highest) |",
+        "|---|--:|--:|--:|--:|--:|--:|",
     ]
     for kind, label in (("hand", "hand-set Ray job"), ("kerascope", "kerascope.ray")):
         times = [job["job_s"] for job in jobs[kind]]
         lines.append(
             f"| {label} | {len(times)} | {seconds(median(times))} | {seconds(min(times))} | "
-            f"{seconds(max(times))} | {seconds(median([job['init_s'] for job in jobs[kind]]))} |"
+            f"{seconds(max(times))} | {seconds(median([job['init_s'] for job in jobs[kind]]))} "
+            f"| {load_range(jobs[kind])} |"
         )
     paired = median(
         [
@@ -306,6 +325,8 @@ def render(
         "",
         "Making a `ModelRef` of `big.keras` (plan, pin, and the SHA-256 of the 201.9 MB file):",
         "",
+        f"Load average (1 min) while these ran: {load_span(parts['load'])}.",
+        "",
         "| measurement | median ms |",
         "|---|--:|",
         f"| fresh process: `kerascope.ModelRef(...)` after `import kerascope` "
@@ -320,15 +341,15 @@ def render(
         "",
         "Every job:",
         "",
-        "| round | job | job s | cluster start s | ModelRef in the driver s |",
-        "|--:|---|--:|--:|--:|",
+        "| round | job | job s | cluster start s | ModelRef in the driver s | load avg 1 min |",
+        "|--:|---|--:|--:|--:|--:|",
     ]
     for kind in ("hand", "kerascope"):
         for index, job in enumerate(jobs[kind]):
             ref_s = f"{job['ref_s']:.2f}" if job["ref_s"] is not None else ""
             lines.append(
                 f"| {index + 1} | {kind} | {seconds(job['job_s'])} | {seconds(job['init_s'])} | "
-                f"{ref_s} |"
+                f"{ref_s} | {load_span(job['load'])} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -360,11 +381,13 @@ def main() -> int:
     )
 
     print("ModelRef in fresh processes ...", flush=True)
+    load_before = load_now()
     refs = [
         run_child(REF_SCRIPT, str(model), str(CUSTOM_LAYER_DIR))
         for _ in range(arguments.ref_repeat)
     ]
     parts = run_child(PARTS_SCRIPT, str(model), str(CUSTOM_LAYER_DIR), str(arguments.ref_repeat))
+    parts["load"] = (load_before, load_now())
     shipped_files, shipped_bytes, _ = shipped_size(model)
     sizes = {
         "planned": (len(parts["files"]), sum(size for _, size in parts["files"])),
@@ -378,6 +401,7 @@ def main() -> int:
         order = ("hand", "kerascope") if index % 2 == 0 else ("kerascope", "hand")
         for kind in order:
             print(f"round {index + 1}: {kind} job ...", end=" ", flush=True)
+            load_before = load_now()
             job = run_child(
                 JOB_SCRIPT,
                 kind,
@@ -387,9 +411,14 @@ def main() -> int:
                 str(arguments.batch),
                 "2",
             )
+            job["load"] = (load_before, load_now())
             assert job["rows"] == arguments.rows, job["rows"]
             jobs[kind].append(job)
-            print(f"{job['job_s']:.1f} s (cluster start {job['init_s']:.1f} s)", flush=True)
+            print(
+                f"{job['job_s']:.1f} s (cluster start {job['init_s']:.1f} s, "
+                f"load {load_span(job['load'])})",
+                flush=True,
+            )
     import numpy as np
 
     same = bool(np.allclose(jobs["hand"][0]["sorted"], jobs["kerascope"][0]["sorted"], atol=1e-5))

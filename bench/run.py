@@ -265,7 +265,18 @@ def machine_facts() -> dict[str, str]:
         "keras": metadata.version("keras"),
         "tensorflow": metadata.version("tensorflow-cpu"),
         "h5py": metadata.version("h5py"),
+        "load": ", ".join(f"{value:.1f}" for value in os.getloadavg()),
     }
+
+
+def load_now() -> float:
+    """The 1-minute load average now: other work on this shared machine slows every timing."""
+    return os.getloadavg()[0]
+
+
+def load_span(span: tuple[float, float]) -> str:
+    """A 1-minute load average at the start and at the end of a measurement."""
+    return f"{span[0]:.1f} -> {span[1]:.1f}"
 
 
 def ms(seconds: float) -> str:
@@ -284,8 +295,9 @@ def results_table(rows: list[Row]) -> str:
     """The main table: medians of time, worst peak RSS of each command."""
     lines = [
         "| file | size MB | kerascope ms | kerascope --json ms | keras ms | time ratio "
-        "| kerascope peak MiB | kerascope --json peak MiB | keras peak MiB | memory ratio |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| kerascope peak MiB | kerascope --json peak MiB | keras peak MiB | memory ratio "
+        "| load avg 1 min |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for row in rows:
         plain, as_json, keras = row["inspect"], row["json"], row["keras"]
@@ -294,7 +306,7 @@ def results_table(rows: list[Row]) -> str:
             f"| {ms(as_json['median_s'])} | {ms(keras['median_s'])} "
             f"| {keras['median_s'] / plain['median_s']:.0f}x "
             f"| {mib(plain['peak_max'])} | {mib(as_json['peak_max'])} | {mib(keras['peak_max'])} "
-            f"| {keras['peak_max'] / plain['peak_max']:.1f}x |"
+            f"| {keras['peak_max'] / plain['peak_max']:.1f}x | {load_span(row['load'])} |"
         )
     return "\n".join(lines)
 
@@ -362,7 +374,10 @@ def render_section(
         f"Measured {facts['date']} on {facts['machine']}, {facts['cpu']}, {facts['cores']} cores, "
         f"{facts['ram']} RAM; Python {facts['python']}, kerascope {facts['kerascope']}, "
         f"keras {facts['keras']}, tensorflow-cpu {facts['tensorflow']}, h5py {facts['h5py']}. "
-        f"The whole run (including any model build) took {total_s:.0f} s.",
+        f"The whole run (including any model build) took {total_s:.0f} s. The machine is "
+        "shared: other work ran during the measurement (load average over 1, 5, 15 min at the "
+        f"end: {facts['load']}; the table gives each file's 1-minute load average at the start "
+        "and at the end of its runs). Rely on the ratios, measured in the same run.",
         "",
         "Commands (from the repository root; `make bench` runs `.venv/bin/python bench/run.py`, "
         "which builds the models into `bench/out/` first and then runs these):",
@@ -440,6 +455,7 @@ def benchmark_file(path: Path, repeat: int, keras_repeat: int) -> Row:
     }
     problems: dict[str, str] = {}  # label -> what went wrong, for the report
     row: Row = {"file": path.name, "size": path.stat().st_size, "problems": problems}
+    load_before = load_now()
     problem = check_json_output(path)
     if problem:
         problems["output check of `inspect --json`"] = problem
@@ -450,7 +466,8 @@ def benchmark_file(path: Path, repeat: int, keras_repeat: int) -> Row:
             label = f"`{LABELS[key]}` (exit codes {result['codes']})"
             problems[label] = result["stderr"] or "(nothing on stderr)"
         print(f"{key} {ms(result['median_s'])} ms  ", end="", flush=True)
-    print()
+    row["load"] = (load_before, load_now())
+    print(f"load {load_span(row['load'])}")
     return row
 
 

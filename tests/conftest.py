@@ -99,6 +99,47 @@ def write_files(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
+def pip_install_throwaway(
+    site: Path, distribution: str, files: dict[str, str], *, pyproject_extra: str = ""
+) -> Path:
+    """Pip-install a throwaway distribution into the directory ``site``; return ``site``.
+
+    The distribution's sources (``files``: ``{relative path: text}``, and a setuptools
+    ``pyproject.toml`` naming ``distribution``, followed by ``pyproject_extra``) are written
+    beside ``site``; pip installs them offline, without dependencies, with their metadata.
+    """
+    source = write_files(site.parent / "sources" / distribution, files)
+    pyproject = f"""
+        [build-system]
+        requires = ["setuptools"]
+        build-backend = "setuptools.build_meta"
+
+        [project]
+        name = "{distribution}"
+        version = "1.0"
+        """
+    (source / "pyproject.toml").write_text(textwrap.dedent(pyproject) + pyproject_extra)
+    result = subprocess.run(
+        [
+            *(PYTHON, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"),
+            *("--no-index", "--target", str(site), str(source)),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return site
+
+
+def site_env(site: Path) -> dict[str, str]:
+    """The environment of a fresh process that sees the packages installed in ``site`` first,
+    then whatever PYTHONPATH the tests run with (a worktree's ``src``, so that the process tests
+    this checkout and not an installed kerascope)."""
+    inherited = QUIET_ENV.get("PYTHONPATH", "")
+    return {**QUIET_ENV, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), inherited]))}
+
+
 def run_python(
     code: str, *arguments: str, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> str:

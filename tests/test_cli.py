@@ -260,12 +260,18 @@ def test_printed_lambda_fix_works_when_pasted(built: Path) -> None:
 # --- --strict, verify --compile --------------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_strict_turns_manifest_drift_into_a_problem(built: Path, tmp_path: Path) -> None:
+def _drifted_seed(built: Path, tmp_path: Path) -> Path:
+    """A copy of the first seed whose custom_layer.py changed after managed.keras was saved."""
     folder = tmp_path / "seed"
     shutil.copytree(built / SEEDS[0], folder)
     source = folder / "custom_layer.py"
     source.write_text(source.read_text() + "\n# changed after saving\n")
+    return folder
+
+
+@pytest.mark.slow
+def test_strict_turns_manifest_drift_into_a_problem(built: Path, tmp_path: Path) -> None:
+    folder = _drifted_seed(built, tmp_path)
     relaxed = _cli("check", "managed.keras", "--from", ".", cwd=folder)
     assert relaxed.returncode == 0, relaxed.stdout + relaxed.stderr
     assert "Note:" in relaxed.stdout and "custom_layer.py" in relaxed.stdout
@@ -273,6 +279,18 @@ def test_strict_turns_manifest_drift_into_a_problem(built: Path, tmp_path: Path)
     assert strict.returncode == 4, strict.stdout + strict.stderr
     assert "Cannot load: 1 problem" in strict.stdout
     assert "'MyCustomLayer' (source)" in strict.stdout
+
+
+@pytest.mark.slow
+def test_verify_strict_refuses_manifest_drift(built: Path, tmp_path: Path) -> None:
+    folder = _drifted_seed(built, tmp_path)
+    relaxed = _cli("verify", "managed.keras", "--from", ".", cwd=folder)
+    assert relaxed.returncode == 0, relaxed.stdout + relaxed.stderr
+    assert "pass" in relaxed.stdout
+    assert "custom_layer.py" in relaxed.stderr and "has changed since" in relaxed.stderr
+    strict = _cli("verify", "managed.keras", "--from", ".", "--strict", cwd=folder)
+    assert strict.returncode == 4, strict.stdout + strict.stderr
+    assert "'MyCustomLayer' (source)" in strict.stderr and "has changed since" in strict.stderr
 
 
 @pytest.mark.slow

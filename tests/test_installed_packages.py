@@ -4,14 +4,13 @@ the file; kerascope does, once the package is trusted, and says which distributi
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PYTHON, QUIET_ENV
+from tests.conftest import PYTHON, pip_install_throwaway, site_env
 
 # Every test here starts TensorFlow (builds, saves or loads models): not in `make test-fast`.
 pytestmark = pytest.mark.slow
@@ -38,68 +37,20 @@ PACKAGES = {
 }
 
 
-def _write_package(folder: Path, distribution: str) -> Path:
-    package, cls, entry_point = PACKAGES[distribution]
-    source = folder / distribution
-    (source / package).mkdir(parents=True)
-    (source / package / "__init__.py").write_text("")
-    (source / package / "blocks.py").write_text(LAYER_CODE.format(package=package, cls=cls))
-    entry = (
-        f'\n[project.entry-points."kerascope.modules"]\n{package} = "{package}.blocks"\n'
-        if entry_point
-        else ""
-    )
-    (source / "pyproject.toml").write_text(
-        textwrap.dedent(
-            f"""
-            [build-system]
-            requires = ["setuptools"]
-            build-backend = "setuptools.build_meta"
-
-            [project]
-            name = "{distribution}"
-            version = "1.0"
-            """
-        )
-        + entry
-    )
-    return source
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory where both packages are pip-installed, with their metadata."""
-    folder = tmp_path_factory.mktemp("packages")
-    target = folder / "site"
-    for distribution in PACKAGES:
-        source = _write_package(folder, distribution)
-        result = subprocess.run(
-            [
-                PYTHON,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--no-deps",
-                "--no-build-isolation",
-                "--no-index",
-                "--target",
-                str(target),
-                str(source),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
+    target = tmp_path_factory.mktemp("packages") / "site"
+    for distribution, (package, cls, entry_point) in PACKAGES.items():
+        files = {
+            f"{package}/__init__.py": "",
+            f"{package}/blocks.py": LAYER_CODE.format(package=package, cls=cls),
+        }
+        entry = f'\n[project.entry-points."kerascope.modules"]\n{package} = "{package}.blocks"\n'
+        pip_install_throwaway(
+            target, distribution, files, pyproject_extra=entry if entry_point else ""
         )
-        assert result.returncode == 0, result.stderr
     return target
-
-
-def _env(site: Path) -> dict[str, str]:
-    """The installed packages first, then whatever PYTHONPATH the tests run with (a worktree's
-    ``src``, so that the fresh processes test this checkout and not an installed kerascope)."""
-    inherited = QUIET_ENV.get("PYTHONPATH", "")
-    return {**QUIET_ENV, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), inherited]))}
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +69,7 @@ def models(site: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     result = subprocess.run(
         [PYTHON, "-c", code, str(folder)],
-        env=_env(site),
+        env=site_env(site),
         capture_output=True,
         text=True,
         check=False,
@@ -146,7 +97,7 @@ LOAD = textwrap.dedent(
 def _load(site: Path, path: Path, *trust: str) -> dict[str, object]:
     result = subprocess.run(
         [PYTHON, "-c", LOAD, str(path), *trust],
-        env=_env(site),
+        env=site_env(site),
         cwd=path.parent,
         capture_output=True,
         text=True,
@@ -224,7 +175,7 @@ def test_nothing_untrusted_is_imported(site: Path, models: Path) -> None:
     )
     result = subprocess.run(
         [PYTHON, "-c", code, str(models / "tiny.keras")],
-        env=_env(site),
+        env=site_env(site),
         capture_output=True,
         text=True,
         check=False,
@@ -235,7 +186,7 @@ def test_nothing_untrusted_is_imported(site: Path, models: Path) -> None:
 def test_check_lists_the_plan_without_importing(site: Path, models: Path) -> None:
     result = subprocess.run(
         [PYTHON, "-m", "kerascope", "check", str(models / "tiny.keras"), "--trust", "tiny-layers"],
-        env=_env(site),
+        env=site_env(site),
         capture_output=True,
         text=True,
         check=False,
@@ -244,7 +195,7 @@ def test_check_lists_the_plan_without_importing(site: Path, models: Path) -> Non
     assert "tinylayers>Gain" in result.stdout and "module tinylayers.blocks" in result.stdout
     result = subprocess.run(
         [PYTHON, "-m", "kerascope", "check", str(models / "tiny.keras")],
-        env=_env(site),
+        env=site_env(site),
         capture_output=True,
         text=True,
         check=False,
@@ -261,7 +212,7 @@ def test_untrusted_lists_the_names_to_trust(site: Path, models: Path) -> None:
     )
     result = subprocess.run(
         [PYTHON, "-c", code, str(models / "tiny.keras")],
-        env=_env(site),
+        env=site_env(site),
         capture_output=True,
         text=True,
         check=False,

@@ -11,15 +11,13 @@ trusted packages.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import textwrap
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PYTHON, QUIET_ENV
+from tests.conftest import PYTHON, pip_install_throwaway, site_env
 
 pytestmark = pytest.mark.slow  # builds and loads models with Keras
 
@@ -64,47 +62,21 @@ DISTRIBUTIONS = {
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("dists")
-    target = folder / "site"
+    target = tmp_path_factory.mktemp("dists") / "site"
     for distribution, (package, module, code) in DISTRIBUTIONS.items():
-        source = folder / distribution
-        (source / package).mkdir(parents=True)
-        (source / package / "__init__.py").write_text("")
-        (source / package / f"{module}.py").write_text(code)
-        (source / "pyproject.toml").write_text(
-            textwrap.dedent(
-                f"""
-                [build-system]
-                requires = ["setuptools"]
-                build-backend = "setuptools.build_meta"
-
-                [project]
-                name = "{distribution}"
-                version = "1.0"
-                """
-            )
-        )
-        result = subprocess.run(
-            [
-                *(PYTHON, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"),
-                *("--no-index", "--target", str(target), str(source)),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
+        files = {f"{package}/__init__.py": "", f"{package}/{module}.py": code}
+        pip_install_throwaway(target, distribution, files)
     return target
-
-
-def _env(site: Path) -> dict[str, str]:
-    inherited = QUIET_ENV.get("PYTHONPATH", "")
-    return {**QUIET_ENV, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), inherited]))}
 
 
 def _run(site: Path, *arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [PYTHON, *arguments], env=_env(site), cwd=cwd, capture_output=True, text=True, check=False
+        [PYTHON, *arguments],
+        env=site_env(site),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 

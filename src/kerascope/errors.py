@@ -308,7 +308,7 @@ class LintError(KerascopeError, ValueError):
         lines = [f"{path} was not written: {count} problem{'s' if count != 1 else ''} found"]
         for finding in self.findings:
             lines.append(f"- {finding.code}: {finding.message}")
-            lines.append(f"    fix: {finding.fix}")
+            lines.append(f"    fix: {getattr(finding, 'python_fix', '') or finding.fix}")
         super().__init__("\n".join(lines))
 
 

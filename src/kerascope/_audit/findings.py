@@ -46,12 +46,14 @@ class Finding(Record):
         code: A stable identifier of the rule, e.g. ``lambda``, ``hdf5-external-link``,
             ``config-drops-argument``.
         message: What was found.
-        fix: What to do about it.
+        fix: What to do about it, in the command line's syntax (``--from layers.py``).
         json_path: Where in the file: a JSON path into the config (``$.config.layers[1]``),
             ``member:NAME`` for an archive member, ``h5:/path`` inside the HDF5 weights;
             ``None`` for a finding about a live object or the file as a whole.
         object: The class or function concerned: the lookup key of a reference in a file
             (``"mypkg>Scale"``), or ``module.qualname`` of a live object (``"mylayers.Scale"``).
+        python_fix: The fix as Python arguments (``custom_objects={...}``); empty when it is
+            the same as ``fix``.
     """
 
     severity: Severity
@@ -60,6 +62,7 @@ class Finding(Record):
     fix: str
     json_path: str | None = None
     object: str | None = None
+    python_fix: str = ""
 
     @property
     def kind(self) -> str:
@@ -83,8 +86,21 @@ class Finding(Record):
             "fix": self.fix,
         }
 
-    def describe(self) -> str:
-        """The finding as three lines of a report: severity, code and where; message; fix.
+    def fix_for(self, syntax: str = "cli") -> str:
+        """The fix in the syntax of where it is shown: ``"cli"`` or ``"python"``.
+
+        Example:
+            >>> finding = Finding("low", "x", "m", "--compile no", None, None, "compile=False")
+            >>> finding.fix_for("cli"), finding.fix_for("python")
+            ('--compile no', 'compile=False')
+        """
+        if syntax not in ("cli", "python"):
+            raise ValueError(f"syntax must be 'cli' or 'python', not {syntax!r}")
+        return self.python_fix if syntax == "python" and self.python_fix else self.fix
+
+    def describe(self, syntax: str = "cli") -> str:
+        """The finding as three lines of a report: severity, code and where; message; fix (in
+        the given syntax, ``"cli"`` or ``"python"``).
 
         Example:
             >>> print(Finding("medium", "url", "a URL", "find out", "$.config.x").describe())
@@ -98,7 +114,8 @@ class Finding(Record):
             where = f" in {self.object}"
         else:
             where = ""
-        return f"{self.severity}: {self.code}{where}\n  {self.message}\n  fix: {self.fix}"
+        fix = self.fix_for(syntax)
+        return f"{self.severity}: {self.code}{where}\n  {self.message}\n  fix: {fix}"
 
 
 def rank(severity: str) -> int:

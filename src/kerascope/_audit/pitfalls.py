@@ -72,9 +72,10 @@ def _reference_findings(model_file: ModelFile, reference: Reference) -> list[Fin
                 f"'{reference.class_name}' is named like a Keras built-in layer but its config "
                 "does not fit the built-in: in .h5 Keras silently picks the built-in unless "
                 "the custom class is supplied",
-                f"pass your class as custom_objects={{'{key}': YourClass}}",
+                "pass the file that defines your class: --from FILE.py",
                 path,
                 key,
+                f"pass your class as custom_objects={{'{key}': YourClass}}",
             )
         ]
     if (
@@ -90,9 +91,10 @@ def _reference_findings(model_file: ModelFile, reference: Reference) -> list[Fin
                 "h5-unrestorable-compile-string",
                 f"Keras 3.15 saves the {reference.kind} string '{key}' to .h5 but "
                 "fails to restore it when loading with compile=True",
-                "load with compile=False and compile again, or re-save the model as .keras",
+                "load with --compile no and compile again, or re-save the model as .keras",
                 path,
                 key,
+                "load with compile=False and compile again, or re-save the model as .keras",
             )
         ]
     if reference.custom and not reference.legacy and reference.module is None:
@@ -102,10 +104,12 @@ def _reference_findings(model_file: ModelFile, reference: Reference) -> list[Fin
                 "defined-in-main",
                 f"'{reference.class_name}' was defined in __main__ (a script or notebook) when "
                 "saved, so the file does not say which module holds it",
-                f"move it into an importable module, or supply it by name "
-                f"(custom_objects={{'{key}': ...}})",
+                "move it into an importable module, or pass the file that defines it: "
+                "--from FILE.py",
                 path,
                 key,
+                "move it into an importable module, or supply it by name "
+                f"(custom_objects={{'{key}': ...}})",
             )
         ]
     return []

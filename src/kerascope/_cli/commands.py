@@ -125,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
                 help="run one tiny prediction (and evaluation step) before reporting success "
                 "(always done for Keras 2 files)",
             )
-        add_plan_options(command, strict=name != "verify")
+        add_plan_options(command)
         if name == "check":
             command.add_argument("--json", action="store_true", help="print a JSON document")
         if name == "verify":
@@ -230,6 +230,7 @@ def _run_verify(arguments: argparse.Namespace) -> int:
                 sources=arguments.sources,
                 trust=arguments.trust,
                 allow=allow,
+                strict=arguments.strict,
             )
         print(on_backends.describe())
         return EXIT_OK if on_backends.ok else EXIT_VERIFY_FAILED
@@ -240,6 +241,7 @@ def _run_verify(arguments: argparse.Namespace) -> int:
             trust=arguments.trust,
             allow=allow,
             compile=compile_mode(arguments),  # type: ignore[arg-type]
+            strict=arguments.strict,
         )
     assert isinstance(report, VerifyReport)  # without backends=, verify returns one
     if report.problems:  # the fresh process's reasons, with fixes as options

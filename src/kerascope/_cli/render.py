@@ -266,7 +266,7 @@ def render_plan(plan: Plan, *, loading: bool = False, command: str | None = None
         lines.append("Custom objects: none needed")
     lines.append("")
     lines.append(f"Compile: {'yes' if plan.compile else 'no (inference only)'}")
-    lines += [f"Note: {note}" for note in plan.notes]
+    lines += [f"Note: {_cli_note(note)}" for note in plan.notes]
     if plan.problems:
         count = len(plan.problems)
         lines += ["", f"Cannot load: {count} problem{'s' if count != 1 else ''}"]
@@ -276,6 +276,15 @@ def render_plan(plan: Plan, *, loading: bool = False, command: str | None = None
     elif not loading:
         lines += ["", "Would load: yes (nothing was imported to find out)"]
     return "\n".join(lines)
+
+
+def _cli_note(note: str) -> str:
+    """A note of the plan with its fix in the command line's syntax."""
+    from kerascope._resolving.plan import NOTE_FIXES
+
+    for python_form, option in NOTE_FIXES:
+        note = note.replace(python_form, option)
+    return note
 
 
 def render_problems(problems: Sequence[Problem]) -> str:
@@ -321,4 +330,4 @@ def render_scan(report: ScanReport) -> str:
 def _finding_lines(findings: Sequence[Finding]) -> list[str]:
     """Findings highest severity first (in the order found within one severity), indented."""
     ordered = sorted(findings, key=lambda finding: -rank(finding.severity))
-    return ["  " + line for finding in ordered for line in finding.describe().splitlines()]
+    return ["  " + line for finding in ordered for line in finding.describe("cli").splitlines()]

@@ -29,7 +29,7 @@ from kerascope._resolving.pins import (
     pin,
 )
 from kerascope._resolving.plan import Plan, Resolution, lambda_switch, make_plan
-from kerascope._resolving.resolve import relative
+from kerascope._resolving.resolution import found_at
 from kerascope._resolving.sources import SourceIndex, index_sources
 from kerascope.errors import Problem, UnresolvedObjectsError
 
@@ -351,15 +351,7 @@ def _from_index(resolution: Resolution, index: SourceIndex) -> Resolution:
     obj = resolution.object
     found = index.find(obj.key)
     if found:
-        definition = next((d for d in found if d.module == obj.module), found[0])
-        return resolution._replace(
-            origin="source",
-            where=f"{relative(definition.path)}:{definition.lineno}",
-            module=definition.module,
-            root=definition.root,
-            attribute=definition.name,
-            file=definition.path,
-        )
+        return found_at(obj, next((d for d in found if d.module == obj.module), found[0]))
     problem = Problem(
         key=obj.key,
         kind="/".join(obj.kinds),
@@ -367,7 +359,8 @@ def _from_index(resolution: Resolution, index: SourceIndex) -> Resolution:
         reason="missing",
         message=f"{resolution.where} in this process only; other processes do not share "
         "this process's registry",
-        fix=f"name the code that defines '{obj.class_name}' in sources=[...]",
+        fix=f"--from FILE.py (the file that defines '{obj.class_name}')",
+        python_fix=f"sources=['FILE.py'] (the file that defines '{obj.class_name}')",
     )
     return resolution._replace(origin="missing", problem=problem)
 

@@ -100,7 +100,9 @@ def _lint(model: Any, path: str, file_format: str) -> None:
     if errors:
         raise LintError(path, errors)
     for finding in findings:
-        warnings.warn(f"{finding.message} Fix: {finding.fix}", KerascopeWarning, stacklevel=3)
+        warnings.warn(
+            f"{finding.message} Fix: {finding.fix_for('python')}", KerascopeWarning, stacklevel=3
+        )
 
 
 def _manifest_for(saved: str) -> Manifest:

@@ -39,7 +39,8 @@ try:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = kerascope.load_model(path, sources=options["sources"], trust=options["trust"],
-                                     allow=options["allow"], compile=options["compile"])
+                                     allow=options["allow"], compile=options["compile"],
+                                     strict=options["strict"])
     with np.load(sample_path) as sample:
         inputs = [sample[f"input_{i}"] for i in range(len(sample.files))]
     outputs = predict(model, inputs)
@@ -102,6 +103,7 @@ def verify(
     trust: Iterable[str] = (),
     allow: Iterable[str] = (),
     compile: CompileMode = "auto",
+    strict: bool = False,
     atol: float = 1e-5,
     rtol: float = 1e-5,
     backends: Sequence[str] | None = None,
@@ -125,6 +127,9 @@ def verify(
         compile: Passed to both loads of a path, and to the fresh process's load of a model
             (as for :func:`kerascope.load_model`): ``True`` requires the training objects,
             ``False`` never imports them. Outputs and weights are compared either way.
+        strict: Refuse, instead of warning, when a defining file differs from the one the
+            file's manifest recorded: in the load here and in the fresh process (as for
+            :func:`kerascope.load_model`).
         atol: Absolute tolerance for outputs and weights.
         rtol: Relative tolerance for outputs and weights.
         backends: Keras backends to load the file on, each in its own fresh process.
@@ -135,7 +140,7 @@ def verify(
         True
     """
     if backends is not None:
-        return _on_backends(model_or_path, backends, sources, trust, allow, atol)
+        return _on_backends(model_or_path, backends, sources, trust, allow, atol, strict=strict)
     with tempfile.TemporaryDirectory(prefix="kerascope-verify-") as workdir:
         return _verify_in(
             workdir,
@@ -145,6 +150,7 @@ def verify(
             trust=list(trust),
             allow=list(allow),
             compile=compile,
+            strict=strict,
             atol=atol,
             rtol=rtol,
         )
@@ -157,17 +163,27 @@ def _on_backends(  # noqa: PLR0917 (a private helper of verify, called once)
     trust: Iterable[str],
     allow: Iterable[str],
     atol: float,
+    *,
+    strict: bool,
 ) -> BackendsReport:
     if isinstance(model_or_path, (str, os.PathLike)):
         return verify_backends(
-            model_or_path, backends, sources=sources, trust=trust, allow=allow, atol=atol
+            model_or_path,
+            backends,
+            sources=sources,
+            trust=trust,
+            allow=allow,
+            atol=atol,
+            strict=strict,
         )
     from .save import save_model
 
     with tempfile.TemporaryDirectory(prefix="kerascope-verify-") as workdir:
         path = os.path.join(workdir, "model.keras")
         save_model(model_or_path, path)
-        return verify_backends(path, backends, sources=sources, trust=trust, allow=allow, atol=atol)
+        return verify_backends(
+            path, backends, sources=sources, trust=trust, allow=allow, atol=atol, strict=strict
+        )
 
 
 def _verify_in(
@@ -179,6 +195,7 @@ def _verify_in(
     trust: list[str],
     allow: list[str],
     compile: CompileMode,
+    strict: bool,
     atol: float,
     rtol: float,
 ) -> VerifyReport:
@@ -188,7 +205,9 @@ def _verify_in(
         path = os.path.abspath(os.fspath(model_or_path))
         from .load import load_model
 
-        model = load_model(path, sources=sources, trust=trust, allow=allow, compile=compile)
+        model = load_model(
+            path, sources=sources, trust=trust, allow=allow, compile=compile, strict=strict
+        )
     else:
         from .save import save_model
 
@@ -199,7 +218,13 @@ def _verify_in(
     sample_path = os.path.join(workdir, "sample.npz")
     np.savez(sample_path, **{f"input_{i}": value for i, value in enumerate(inputs)})
     out_path = os.path.join(workdir, "loaded.npz")
-    options = {"sources": sources, "trust": trust, "allow": allow, "compile": compile}
+    options = {
+        "sources": sources,
+        "trust": trust,
+        "allow": allow,
+        "compile": compile,
+        "strict": strict,
+    }
     result = subprocess.run(
         [sys.executable, "-c", _CHILD, path, sample_path, out_path, json.dumps(options)],
         cwd=workdir,

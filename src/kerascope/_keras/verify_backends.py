@@ -45,7 +45,8 @@ try:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = kerascope.load_model(path, sources=options["sources"], trust=options["trust"],
-                                     allow=options["allow"], compile=False)
+                                     allow=options["allow"], compile=False,
+                                     strict=options["strict"])
         rng = np.random.RandomState(0)
         inputs = []
         for shape, dtype in input_shapes(model):
@@ -165,6 +166,7 @@ def verify_backends(
     trust: Iterable[str] = (),
     allow: Iterable[str] = (),
     atol: float = 1e-5,
+    strict: bool = False,
 ) -> BackendsReport:
     """Load ``path`` in a fresh process on each backend; compare outputs with the saving one's.
 
@@ -191,6 +193,7 @@ def verify_backends(
         "sources": [os.path.abspath(os.fspath(source)) for source in sources],
         "trust": list(trust),
         "allow": list(allow),
+        "strict": strict,
     }
     runs: dict[str, tuple[BackendRow, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="kerascope-backends-") as workdir:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from .sources import SourceIndex, parse_source, top_level_statements
 
-__all__ = ["import_cycles", "imported_sources"]
+__all__ = ["import_cycles", "imported_modules", "imported_sources"]
 
 _MAX_CYCLES = 1_000
 _MAX_CYCLE_STEPS = 1_000_000  # cycle enumeration is exponential on adversarial graphs
@@ -50,7 +50,7 @@ def import_cycles(index: SourceIndex, modules: Iterable[str]) -> list[tuple[str,
         module = pending.pop()
         if module in graph:
             continue
-        graph[module] = sorted(_imports_of(module, known))
+        graph[module] = sorted(imported_modules(module, known))
         pending.extend(target for target in graph[module] if target not in graph)
     return _cycles(graph)
 
@@ -67,23 +67,31 @@ def imported_sources(index: SourceIndex, module: str) -> list[str]:
     seen: dict[str, None] = {}
     stack = [module]
     while stack and len(seen) < _MAX_CYCLES:
-        for target in sorted(_imports_of(stack.pop(), index.modules)):
+        for target in sorted(imported_modules(stack.pop(), index.modules)):
             if target != module and target not in seen:
                 seen[target] = None
                 stack.append(target)
     return list(seen)
 
 
-def _imports_of(module: str, known: dict[str, str]) -> set[str]:
-    """The indexed modules ``module`` imports when it is imported."""
+def imported_modules(module: str, known: dict[str, str], *, anywhere: bool = False) -> set[str]:
+    """The indexed modules (``known``: module -> file) that ``module`` imports.
+
+    Those it imports when it is imported (its top-level statements), or, with ``anywhere``,
+    those it imports anywhere in its file (a layer may import a helper inside ``call``).
+
+    Example:
+        >>> imported_modules("absent", {"absent": "no_such_file.py"}, anywhere=True)
+        set()
+    """
     path = known[module]
-    tree = parse_source(path)
+    tree = parse_source(path, module)
     if not isinstance(tree, ast.Module):
         return set()
     is_package = os.path.basename(path) == "__init__.py"
     package = module if is_package else module.rpartition(".")[0]
     targets: set[str] = set()
-    for node in top_level_statements(tree.body):
+    for node in ast.walk(tree) if anywhere else top_level_statements(tree.body):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 targets.add(_longest_known(alias.name, known))

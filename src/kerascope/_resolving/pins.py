@@ -12,7 +12,6 @@ Nothing here imports user code or Keras.
 
 from __future__ import annotations
 
-import ast
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -22,7 +21,7 @@ from kerascope._common.pythonpath import find_spots
 from kerascope._common.record import TYPE_CHECKING, Record
 from kerascope.errors import Problem
 
-from .source_parse import parse_source
+from .import_graph import imported_modules
 from .sources import SourceIndex
 
 if TYPE_CHECKING:
@@ -124,7 +123,7 @@ def local_imports(index: SourceIndex, modules: Sequence[str]) -> dict[str, str]:
     Example:
         >>> from kerascope._resolving.sources import index_sources
         >>> needed = local_imports(index_sources(["kerascope"]), ["kerascope._resolving.pins"])
-        >>> needed["kerascope._resolving.source_parse"], needed["kerascope"]
+        >>> needed["kerascope._resolving.import_graph"], needed["kerascope"]
         ('imported by kerascope._resolving.pins', 'package of kerascope._resolving.pins')
     """
     known = index.modules
@@ -138,9 +137,8 @@ def local_imports(index: SourceIndex, modules: Sequence[str]) -> dict[str, str]:
         pending.extend(
             (parent, f"package of {module}") for parent in _parents(module) if parent in known
         )
-        pending.extend(
-            (target, f"imported by {module}") for target in sorted(_all_imports(module, known))
-        )
+        imported = imported_modules(module, known, anywhere=True)
+        pending.extend((target, f"imported by {module}") for target in sorted(imported))
     for module in modules:
         found.pop(module, None)
     return found
@@ -149,42 +147,6 @@ def local_imports(index: SourceIndex, modules: Sequence[str]) -> dict[str, str]:
 def _parents(module: str) -> list[str]:
     parts = module.split(".")
     return [".".join(parts[:end]) for end in range(1, len(parts))]
-
-
-def _all_imports(module: str, known: dict[str, str]) -> set[str]:
-    """The indexed modules that ``module`` imports anywhere in its file."""
-    path = known[module]
-    tree = parse_source(path, module)
-    if not isinstance(tree, ast.Module):
-        return set()
-    is_package = os.path.basename(path) == "__init__.py"
-    package = module if is_package else module.rpartition(".")[0]
-    targets: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            targets.update(_longest_known(alias.name, known) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                bits = package.rsplit(".", node.level - 1)
-                if not package or len(bits) < node.level:
-                    continue
-                base = f"{bits[0]}.{node.module}" if node.module else bits[0]
-            else:
-                base = node.module or ""
-            for alias in node.names:
-                submodule = f"{base}.{alias.name}"
-                known_sub = alias.name != "*" and submodule in known
-                targets.add(submodule if known_sub else _longest_known(base, known))
-    targets.discard("")
-    targets.discard(module)
-    return targets
-
-
-def _longest_known(name: str, known: dict[str, str]) -> str:
-    """``name`` or its longest parent that is indexed (``import a.b`` runs ``a``); else ""."""
-    while name and name not in known:
-        name = name.rpartition(".")[0]
-    return name
 
 
 def _root_of(path: str, module: str) -> str:

@@ -30,7 +30,7 @@ from .refusals import audit_problems, impostors, lambda_switch
 from .resolve import TRAINING_ROOTS, Finder, Resolution
 from .trust import TrustPolicy
 
-__all__ = ["Plan", "Resolution", "check", "lambda_switch", "make_plan", "untrusted"]
+__all__ = ["NOTE_FIXES", "Plan", "Resolution", "check", "lambda_switch", "make_plan", "untrusted"]
 
 if TYPE_CHECKING:
     CompileMode = Literal["auto", True, False]
@@ -296,6 +296,11 @@ def _compile_strings(inspection: Inspection) -> tuple[dict[str, str], list[str]]
     return fixes, unfixable
 
 
+# Fixes that notes give, as (Python argument, command-line option): notes are written in the
+# Python form, and the command line shows the option instead (``_cli/render.py``).
+NOTE_FIXES = (("pass compile=True to require them", "pass --compile yes to require them"),)
+
+
 def _decide_compile(
     compile: CompileMode, resolutions: list[Resolution], unfixable: list[str]
 ) -> tuple[bool, list[str], list[Problem]]:
@@ -313,7 +318,8 @@ def _decide_compile(
         note = (
             "loading without compiling (inference only): the training configuration needs "
             + ", ".join(reasons)
-            + "; pass compile=True to require them"
+            + "; "
+            + NOTE_FIXES[0][0]
         )
         for index, resolution in enumerate(resolutions):
             if resolution in training_failures:

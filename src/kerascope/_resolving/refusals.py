@@ -41,7 +41,7 @@ def audit_problems(
         if finding.code == "lambda":
             fix, python_fix = f"--unsafe ({_LAMBDA_FIX})", f"safe_mode=False ({_LAMBDA_FIX})"
         else:
-            fix, python_fix = finding.fix, ""
+            fix, python_fix = finding.fix, finding.python_fix
         keras2_lambda = finding.code == "lambda" and inspection.translation is not None
         problems.append(
             Problem(

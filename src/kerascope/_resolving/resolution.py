@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from kerascope._audit.inspect import CustomObject
     from kerascope._reading.bundle import Bundle
 
-    from .sources import UnreadFile
+    from .sources import Definition, UnreadFile
     from .trust import TrustPolicy
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "Resolution",
     "bundle_resolution",
     "failed",
+    "found_at",
     "relative",
     "unread_problem",
     "untrusted_problem",
@@ -83,6 +84,35 @@ class Resolution(Record):
     def training_only(self) -> bool:
         """Used only by the compile configuration (loss, metrics, optimizer)."""
         return all(path.startswith(TRAINING_ROOTS) for path in self.object.json_paths)
+
+
+def found_at(
+    obj: CustomObject, definition: Definition, origin: Origin = "source", where: str = ""
+) -> Resolution:
+    """``obj`` comes from ``definition``: a user source, or a module of an installed package.
+
+    A source (``origin`` ``"source"``) also records the directory to put on ``sys.path``, and
+    ``where`` defaults to its ``file:line``.
+
+    Example:
+        >>> from kerascope._audit.inspect import CustomObject
+        >>> from kerascope._resolving.sources import Definition
+        >>> obj = CustomObject("Scale", ("layer",), None, "Scale", None, (), False)
+        >>> found = Definition("Scale", "class", (), "layers", "/src", "/src/layers.py", 3)
+        >>> resolution = found_at(obj, found)
+        >>> resolution.module, resolution.root, resolution.attribute
+        ('layers', '/src', 'Scale')
+    """
+    source = origin == "source"
+    return Resolution(
+        obj,
+        origin,
+        where or f"{relative(definition.path)}:{definition.lineno}",
+        module=definition.module,
+        root=definition.root if source else None,
+        attribute=definition.name,
+        file=definition.path,
+    )
 
 
 def failed(

@@ -47,6 +47,7 @@ from .resolution import (
     Resolution,
     bundle_resolution,
     failed,
+    found_at,
     relative,
     unread_problem,
     untrusted_problem,
@@ -141,16 +142,7 @@ class Finder:
             return None
         recorded = obj.module or self._manifest_module(obj)
         matching = [d for d in found if d.module == recorded] or found
-        definition = matching[0]
-        return Resolution(
-            obj,
-            "source",
-            f"{relative(definition.path)}:{definition.lineno}",
-            module=definition.module,
-            root=definition.root,
-            attribute=definition.name,
-            file=definition.path,
-        )
+        return found_at(obj, matching[0])
 
     def _from_unread_sources(self, obj: CustomObject) -> Resolution | None:
         recorded = obj.module or self._manifest_module(obj)
@@ -215,16 +207,9 @@ class Finder:
                 continue
             found = index.find(obj.key)
             if found:
-                definition = found[0]
-                return Resolution(
-                    obj,
-                    "package",
-                    f"{definition.module}:{definition.lineno} "
-                    f"(trusted {_trusted_as(self.trust, package)})",
-                    module=definition.module,
-                    attribute=definition.name,
-                    file=definition.path,
-                )
+                trusted = f"(trusted {_trusted_as(self.trust, package)})"
+                where = f"{found[0].module}:{found[0].lineno} {trusted}"
+                return found_at(obj, found[0], "package", where)
         return None
 
     def _from_entry_points(self, obj: CustomObject) -> Resolution | None:
@@ -238,14 +223,8 @@ class Finder:
                 or self.trust.trusts_module(definition.module)
             ):
                 return untrusted_problem(obj, definition.module, declared.distribution)
-            return Resolution(
-                obj,
-                "entry-point",
-                f"module {definition.module} (declared by {declared.distribution})",
-                module=definition.module,
-                attribute=definition.name,
-                file=definition.path,
-            )
+            where = f"module {definition.module} (declared by {declared.distribution})"
+            return found_at(obj, definition, "entry-point", where)
         return None
 
     def _from_installed_packages(self, obj: CustomObject) -> Resolution | None:
