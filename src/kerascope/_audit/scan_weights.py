@@ -1,4 +1,6 @@
-"""The scan of a model's HDF5 weights: links, external storage, virtual datasets, shape bombs.
+"""The scan of a model's weights: HDF5 links, external storage, virtual datasets, shape bombs;
+``.npz`` headers (:mod:`.scan_npz`); and, for the directory form, its members
+(:mod:`.scan_directory`).
 
 The weights are read by :mod:`kerascope._reading.hdf5` in a time-limited child process
 (:mod:`kerascope._reading.hdf5_child`), so that a hostile file can neither hang nor crash the
@@ -10,8 +12,11 @@ from __future__ import annotations
 import os
 
 from kerascope._reading.archive import ZipError, ZipMember
+from kerascope._reading.directory import regular_file_size
 
 from .findings import Finding
+from .scan_directory import directory_findings
+from .scan_npz import NPZ_WEIGHTS, npz_findings
 
 __all__ = ["weights_findings"]
 
@@ -21,7 +26,7 @@ _WEIGHTS = "model.weights.h5"
 def weights_findings(
     path: str, file_format: str | None, members: dict[str, ZipMember]
 ) -> list[Finding]:
-    """What is wrong with the HDF5 weights of a file of ``file_format``.
+    """What is wrong with the weights (and, for a directory, the members) of a model file.
 
     Args:
         path: The model file (or unzipped directory).
@@ -33,6 +38,21 @@ def weights_findings(
         >>> weights_findings("model.h5", "h5", {})  # doctest: +SKIP
         []
     """
+    findings: list[Finding] = []
+    if os.path.isdir(path):
+        findings += directory_findings(path)
+        if regular_file_size(path, NPZ_WEIGHTS) is not None:
+            findings += npz_findings(os.path.join(path, NPZ_WEIGHTS))
+    elif file_format == "keras" and NPZ_WEIGHTS in members:
+        findings += npz_findings(path, members[NPZ_WEIGHTS])
+    elif path.endswith(".npz") and os.path.isfile(path):
+        findings += npz_findings(path)
+    return findings + _h5_findings(path, file_format, members)
+
+
+def _h5_findings(
+    path: str, file_format: str | None, members: dict[str, ZipMember]
+) -> list[Finding]:
     from kerascope._reading.hdf5 import H5ReadError
     from kerascope._reading.hdf5_child import audit_h5_isolated
 
@@ -56,7 +76,7 @@ def weights_findings(
             with open(path, "rb") as handle:
                 offset = member_data_offset(handle, member)
             issues = audit_h5_isolated(path, (offset, member.compressed_size))
-        elif file_format == "keras-dir" and os.path.isfile(os.path.join(path, _WEIGHTS)):
+        elif file_format == "keras-dir" and regular_file_size(path, _WEIGHTS) is not None:
             issues = audit_h5_isolated(os.path.join(path, _WEIGHTS))
         else:
             return []

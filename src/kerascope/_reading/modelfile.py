@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 from kerascope.errors import ModelFileError
 
 from .archive import ZipError, ZipMember, read_member, read_members
+from .directory import NotARegularFileError, read_regular_file, regular_file_size
 
 __all__ = ["MAX_CONFIG_BYTES", "ModelFile", "WeightsInfo", "read_model_file"]
 
@@ -188,7 +189,7 @@ def _read_directory(path: str) -> ModelFile:
         metadata = _parse_json(path, "metadata.json", _read_file(path, "metadata.json"))
     weights = next(
         (
-            WeightsInfo(name, os.path.getsize(os.path.join(path, name)))
+            WeightsInfo(name, regular_file_size(path, name) or 0)
             for name in _WEIGHTS_MEMBERS
             if name in entries
         ),
@@ -238,12 +239,16 @@ def _savedmodel_weights(path: str) -> WeightsInfo | None:
 
 
 def _read_file(directory: str, name: str) -> bytes:
-    member = os.path.join(directory, name)
-    size = os.path.getsize(member)
-    if size > MAX_CONFIG_BYTES:
-        raise ModelFileError(directory, f"{name} is {size} bytes (the limit is {MAX_CONFIG_BYTES})")
-    with open(member, "rb") as handle:
-        return handle.read()
+    try:
+        return read_regular_file(directory, name, MAX_CONFIG_BYTES)
+    except NotARegularFileError as error:
+        raise ModelFileError(
+            directory,
+            f"has a member kerascope does not open: {error}; Keras would read whatever it "
+            "points to. Every member of a model directory must be a regular file inside it",
+        ) from None
+    except OSError as error:
+        raise ModelFileError(directory, f"{name} cannot be read ({error.strerror})") from None
 
 
 def _read_h5(path: str) -> ModelFile:
