@@ -116,11 +116,32 @@ def test_compressed_shape_bomb(tmp_path: Path) -> None:
     assert issues[0].message.startswith("declares 8.59 GB but stores ")
 
 
-def test_large_sparse_dataset_at_the_floor_is_not_a_bomb(tmp_path: Path) -> None:
+def test_sparse_dataset_under_the_low_floor_is_not_a_bomb(tmp_path: Path) -> None:
+    path = tmp_path / "floor.h5"
+    with h5py.File(path, "w") as handle:
+        handle.create_dataset("floor", shape=(2**11, 2**10), dtype="f8", chunks=(1024, 512))
+    assert audit_h5(str(path)) == []  # 16 MiB declared: at kerascope's floor
+
+
+def test_shape_bomb_below_keras_threshold(tmp_path: Path) -> None:
+    """4 GiB declared, nothing stored: Keras's own check (over 4 GiB) lets it through."""
     path = tmp_path / "floor.h5"
     with h5py.File(path, "w") as handle:
         handle.create_dataset("floor", shape=(2**20, 2**9), dtype="f8", chunks=(1024, 512))
+    issues = audit_h5(str(path))
+    assert _found(issues) == [("hdf5-shape-bomb", "/floor")]
+    assert issues[0].message == "declares 4.29 GB but stores 0 B"
+
+
+def test_dataset_over_the_memory_budget_is_a_bomb(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "stored.h5"
+    with h5py.File(path, "w") as handle:
+        handle["kernel"] = np.ones((256, 256), dtype="f4")  # 256 KiB, all stored
     assert audit_h5(str(path)) == []
+    monkeypatch.setenv("KERASCOPE_MEMORY_BUDGET", "64K")
+    assert _found(audit_h5(str(path))) == [("hdf5-shape-bomb", "/kernel")]
 
 
 def test_too_many_objects(tmp_path: Path) -> None:
@@ -173,8 +194,21 @@ def test_hard_link_cycles_end(tmp_path: Path) -> None:
         group["self"] = group
         group.create_dataset("bomb", shape=(2**33,), dtype="u1", chunks=(2**20,))
         handle["bomb_again"] = group["bomb"]
-    # Each object is audited once, at the first path that reaches it.
-    assert _found(audit_h5(str(path))) == [("hdf5-shape-bomb", "/a/b/bomb")]
+    # Each object is audited once, at the first path that reaches it; links back to a group
+    # on the path are cycles.
+    assert _found(audit_h5(str(path))) == [
+        ("hdf5-shape-bomb", "/a/b/bomb"),
+        ("hdf5-group-cycle", "/a/b/root"),
+        ("hdf5-group-cycle", "/a/b/self"),
+    ]
+
+
+def test_group_reached_twice_without_a_cycle_is_no_finding(tmp_path: Path) -> None:
+    path = tmp_path / "shared.h5"
+    with h5py.File(path, "w") as handle:
+        handle.create_group("a/b")["d"] = np.ones(2)
+        handle["c"] = handle["a/b"]
+    assert audit_h5(str(path)) == []
 
 
 def test_deep_nesting_is_reported_not_walked(tmp_path: Path) -> None:

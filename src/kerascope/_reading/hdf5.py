@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from kerascope._common.budget import memory_budget
 from kerascope._common.record import TYPE_CHECKING, Record
 
 if TYPE_CHECKING:
@@ -40,6 +41,9 @@ _TEXT_ATTRIBUTES = (
 # The thresholds of Keras's safe_get_h5_dataset (keras/src/saving/saving_lib.py).
 _BOMB_FLOOR_BYTES = 1 << 32
 _BOMB_MAX_EXPANSION = 1000
+# Below them, kerascope's: more than 16 MiB declared at more than 100 times what is stored.
+_LOW_FLOOR_BYTES = 16 * 2**20
+_LOW_EXPANSION = 100
 # What h5py raises on damaged files (file objects' own errors, such as OverflowError, included).
 _ERRORS = (OSError, ValueError, KeyError, RuntimeError, TypeError, OverflowError)
 _SHOWN_SOURCES = 3
@@ -58,8 +62,8 @@ class H5Issue(Record):
 
     Attributes:
         code: One of ``hdf5-soft-link``, ``hdf5-external-link``, ``hdf5-external-storage``,
-            ``hdf5-virtual-dataset``, ``hdf5-shape-bomb``, ``hdf5-too-many-objects`` and
-            ``hdf5-unreadable``.
+            ``hdf5-virtual-dataset``, ``hdf5-shape-bomb``, ``hdf5-group-cycle``,
+            ``hdf5-too-many-objects`` and ``hdf5-unreadable``.
         h5_path: The path of the link inside the file, e.g. ``/layers/dense/vars/0``.
         message: What was found, e.g. ``declares 68.7 GB but stores 0 B``.
     """
@@ -114,12 +118,15 @@ def audit_h5(source: str | BinaryIO | RawIOBase, *, max_objects: int = 100_000) 
     """Report every link and dataset of an HDF5 file that Keras would refuse to load.
 
     Walks all links from the root group without following soft or external links, descending
-    into each hard-linked group once (so hard-link cycles end) and at most 100 groups deep
-    (deeper groups are reported as ``hdf5-too-many-objects``). Reports soft links, external
-    links, datasets whose raw data lives in other files (external storage), virtual datasets,
-    and shape bombs: datasets declaring more than 4 GiB and over 1,000 times what the file
-    stores for them (Keras's thresholds). Only metadata is read, never dataset values, and no
-    other file is opened.
+    into each hard-linked group once (a hard link back to a group on the current path is an
+    ``hdf5-group-cycle``; every object is tracked by address, so the walk ends) and at most 100
+    groups deep (deeper groups are reported as ``hdf5-too-many-objects``). Reports soft links,
+    external links, datasets whose raw data lives in other files (external storage), virtual
+    datasets, and shape bombs: datasets declaring more than 4 GiB and over 1,000 times what the
+    file stores for them (Keras's thresholds), more than 16 MiB and over 100 times (Keras
+    writes datasets uncompressed), or more than the memory budget
+    (:func:`kerascope._common.budget.memory_budget`). Only metadata is read, never dataset
+    values, and no other file is opened.
 
     Args:
         source: A path, or a readable, seekable binary file object (for instance a
@@ -169,14 +176,18 @@ def _walk(root: Any, max_objects: int) -> list[H5Issue]:
     links, error = _links(root, max_objects + 1)
     if error is not None:
         issues.append(_unreadable("/", error))
-    # One frame per group on the current path: its path, its ID and its links still to audit.
+    # One frame per group on the current path: its path, its ID and its links still to audit;
+    # ``ancestors`` maps the address of each group on the path to the path itself.
     stack: list[tuple[str, Any, Iterator[tuple[bytes, int]]]] = [("", root, iter(links))]
+    ancestors: dict[tuple[int, int], str] = {(info.fileno, info.addr): "/"}
+    addresses = [(info.fileno, info.addr)]
     count = 0
     while stack:
         path, group, pending = stack[-1]
         link = next(pending, None)
         if link is None:
             stack.pop()
+            ancestors.pop(addresses.pop(), None)
             continue
         name, kind = link
         count += 1
@@ -186,7 +197,9 @@ def _walk(root: Any, max_objects: int) -> list[H5Issue]:
             issues.append(H5Issue("hdf5-too-many-objects", child, message))
             break
         try:
-            subgroup = _audit_link(group, name, kind, child, visited=visited, issues=issues)
+            subgroup = _audit_link(
+                group, name, kind, child, visited=visited, ancestors=ancestors, issues=issues
+            )
         except _ERRORS as link_error:
             issues.append(_unreadable(child, link_error))
             continue
@@ -198,6 +211,9 @@ def _walk(root: Any, max_objects: int) -> list[H5Issue]:
             if error is not None:
                 issues.append(_unreadable(child, error))
             stack.append((child, subgroup, iter(links)))
+            address = _address(subgroup)
+            ancestors.setdefault(address, child)
+            addresses.append(address)
     return issues
 
 
@@ -223,6 +239,7 @@ def _audit_link(
     path: str,
     *,
     visited: set[tuple[int, int]],
+    ancestors: dict[tuple[int, int], str],
     issues: list[H5Issue],
 ) -> Any:
     """Audit one link, adding to ``issues``; return the group to descend into, if any."""
@@ -246,7 +263,15 @@ def _audit_link(
         issues.append(H5Issue("hdf5-unreadable", path, f"invalid link name {_quote(name)}"))
         return None
     info = h5py.h5o.get_info(group, name)
-    if (info.fileno, info.addr) in visited:
+    address = (info.fileno, info.addr)
+    if address in ancestors:
+        message = (
+            f"hard link back to the group {_quote(ancestors[address])} that contains it: the "
+            "group tree is a cycle, and a walk that follows it never ends"
+        )
+        issues.append(H5Issue("hdf5-group-cycle", path, message))
+        return None
+    if address in visited:
         return None
     visited.add((info.fileno, info.addr))
     if info.type == h5py.h5o.TYPE_GROUP:
@@ -278,9 +303,20 @@ def _audit_dataset(dataset: Any, path: str, issues: list[H5Issue]) -> None:
     shape = dataset.shape
     declared = math.prod(shape) * dataset.get_type().get_size() if shape is not None else 0
     stored = dataset.get_storage_size()
-    if declared > _BOMB_FLOOR_BYTES and declared > _BOMB_MAX_EXPANSION * max(stored, 1):
+    # Keras's own thresholds, then kerascope's lower ones: Keras writes every dataset
+    # contiguous and uncompressed, so what it stores is what it declares.
+    keras_bomb = declared > _BOMB_FLOOR_BYTES and declared > _BOMB_MAX_EXPANSION * max(stored, 1)
+    small_bomb = declared > _LOW_FLOOR_BYTES and declared > _LOW_EXPANSION * max(stored, 1)
+    if keras_bomb or small_bomb or declared > memory_budget():
         message = f"declares {_size(declared)} but stores {_size(stored)}"
         issues.append(H5Issue("hdf5-shape-bomb", path, message))
+
+
+def _address(group: Any) -> tuple[int, int]:
+    import h5py
+
+    info = h5py.h5o.get_info(group)
+    return (info.fileno, info.addr)
 
 
 def _child_path(parent: str, name: bytes) -> str:
