@@ -34,6 +34,25 @@ KINDS = {
     "metric": "metrics",
     "optimizer": "optimizers",
 }
+# Public packages whose every name is a modeling object (see modeling_api).
+MODELING_PACKAGES = frozenset(
+    {
+        "activations",
+        "constraints",
+        "dtype_policies",
+        "initializers",
+        "layers",
+        "losses",
+        "metrics",
+        "mixed_precision",
+        "models",
+        "ops",
+        "optimizers",
+        "quantizers",
+        "random",
+        "regularizers",
+    }
+)
 # Metric strings that compile() handles itself instead of looking them up.
 COMPILE_SPECIAL_METRICS = ["accuracy", "acc", "crossentropy", "ce"]
 SKIP_MODULE_PREFIXES = (
@@ -69,6 +88,9 @@ def build_table() -> dict[str, Any]:
         "keras_version": keras.__version__,
         "public_api": sorted(api_export.REGISTERED_NAMES_TO_OBJS),
         "non_modeling_apis": sorted(serialization_lib.NON_MODELING_APIS),
+        "modeling_api": modeling_api(
+            api_export.REGISTERED_NAMES_TO_OBJS, serialization_lib.NON_MODELING_APIS
+        ),
         "builtin_function_modules": sorted(serialization_lib.BUILTIN_MODULES),
         "importable_packages": ["keras", "keras_cv", "keras_hub", "keras_nlp"],
         "registered_at_import": sorted(keras.saving.get_custom_objects()),
@@ -80,6 +102,34 @@ def build_table() -> dict[str, Any]:
         "h5_unrestorable_compile_strings": (unrestorable := h5_unrestorable_compile_strings()),
         "h5_compile_string_fixes": h5_compile_string_fixes(unrestorable["loss"]),
     }
+
+
+def modeling_api(registered: dict[str, Any], refused: frozenset[str]) -> list[str]:
+    """The public Keras names a model config may reference: modeling objects, by kind.
+
+    Everything under the packages of :data:`MODELING_PACKAGES` (layers, activations, losses,
+    metrics, initializers, regularizers, constraints, optimizers and their schedules, plus the
+    math a Lambda may call: ops, random; and the structure of a model: models, dtype policies,
+    quantizers), the classes exported at the top level (``keras.Sequential``, ``keras.Input``,
+    ...), every public class that is ``KerasSaveable`` wherever it is exported
+    (``keras.utils.FeatureSpace``), and the applications' ``preprocess_input`` functions (pure
+    arithmetic). Keras's own non-modeling list is subtracted. Every other public callable
+    (``keras.applications`` builders, ``keras.datasets.*.load_data``, ``keras.utils`` file
+    helpers, ...) is a finding when a config names it.
+    """
+    import keras
+
+    saveable = keras.Layer.__mro__[-2]
+    allowed = set()
+    for name, value in registered.items():
+        parts = name.split(".")
+        by_kind = len(parts) > 2 and parts[1] in MODELING_PACKAGES
+        top_level_class = len(parts) == 2 and isinstance(value, type)
+        saveable_class = isinstance(value, type) and issubclass(value, saveable)
+        arithmetic = parts[1] == "applications" and parts[-1] == "preprocess_input"
+        if by_kind or top_level_class or saveable_class or arithmetic:
+            allowed.add(name)
+    return sorted(allowed - set(refused))
 
 
 def saveable_classes() -> dict[str, list[str]]:

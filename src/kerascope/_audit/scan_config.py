@@ -151,6 +151,21 @@ def _reference_findings(reference: Reference) -> Iterator[Finding]:
         reference.class_name,
         reference.key,
     )
+    callable_name = _builtins.non_modeling_callable(module, name)
+    if callable_name is not None:
+        yield Finding(
+            "high",
+            "non-modeling-callable",
+            f"the config names {callable_name}, a public Keras callable that is not a modeling "
+            "object (not a layer, activation, loss, metric, initializer, regularizer, "
+            "constraint, optimizer or schedule); Keras resolves it and calls it while building "
+            "the model, and such callables download files, read local paths or build whole "
+            "pretrained models",
+            "do not load this file: configs written by Keras never name it",
+            path,
+            key,
+        )
+        return
     if name in _OUTSIDE_LOADERS and (module is None or module.startswith("keras")):
         yield Finding(
             "high",
@@ -231,6 +246,15 @@ def _value_findings(value: Any, path: str, parent_class: str | None) -> Iterator
             for index, child in enumerate(node):
                 stack.append((child, f"{where}[{index}]", key, owner))
         elif isinstance(node, str):
+            if owner == "Lambda" and ".config.arguments" in where and _names_a_file(node):
+                yield Finding(
+                    "medium",
+                    "file-path",
+                    f"a Lambda passes its function a file name or path: {node[:120]!r}",
+                    "find out what the function does with it before loading",
+                    where,
+                )
+                continue
             yield from _string_findings(node, where, key, owner)
         elif _is_int(node) and key in _SHAPE_KEYS and abs(node) >= _ABSURD_DIMENSION:
             yield _absurd(where, f"{key} = {node:,}")
@@ -294,6 +318,21 @@ def _string_findings(
             "do not load this file",
             where,
         )
+
+
+def _names_a_file(text: str) -> bool:
+    """A relative path or a bare file name with an extension (``weights.h5``, ``mnist.npz``).
+
+    Absolute paths and URLs are not: :func:`_string_findings` reports those, anywhere.
+    """
+    if _looks_like_path(text) or ("://" in text[:64] and text.split("://", 1)[0].isalpha()):
+        return False  # reported as such by _string_findings
+    if len(text) > 4096 or not text or " " in text or "\n" in text:
+        return False
+    if "/" in text or "\\" in text or text.startswith("~"):
+        return True
+    stem, dot, extension = text.rpartition(".")
+    return bool(dot and stem and 1 <= len(extension) <= 5 and extension.isalnum())
 
 
 def _looks_like_path(text: str) -> bool:

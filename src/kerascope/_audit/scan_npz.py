@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 
+from kerascope._common.budget import memory_budget
 from kerascope._reading.archive import ZipError, ZipMember, member_data_offset
 from kerascope._reading.npy import NOT_AN_ARRAY, NpyHeader, read_npz_headers
 from kerascope._reading.window import FileWindow
 
-from kerascope._common.budget import memory_budget
 from .findings import Finding
 
 __all__ = ["npz_findings"]

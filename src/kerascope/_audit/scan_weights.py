@@ -1,6 +1,7 @@
 """The scan of a model's weights: HDF5 links, external storage, virtual datasets, shape bombs;
-``.npz`` headers (:mod:`.scan_npz`); and, for the directory form, its members
-(:mod:`.scan_directory`).
+``.npz`` headers (:mod:`.scan_npz`); the variables the config makes Keras allocate, against
+the memory budget and the stored shapes (:mod:`.scan_allocation`); and, for the directory form,
+its members (:mod:`.scan_directory`).
 
 The weights are read by :mod:`kerascope._reading.hdf5` in a time-limited child process
 (:mod:`kerascope._reading.hdf5_child`), so that a hostile file can neither hang nor crash the
@@ -15,6 +16,7 @@ from kerascope._reading.archive import ZipError, ZipMember
 from kerascope._reading.directory import regular_file_size
 
 from .findings import Finding
+from .scan_allocation import allocation_findings
 from .scan_directory import directory_findings
 from .scan_npz import NPZ_WEIGHTS, npz_findings
 
@@ -47,7 +49,8 @@ def weights_findings(
         findings += npz_findings(path, members[NPZ_WEIGHTS])
     elif path.endswith(".npz") and os.path.isfile(path):
         findings += npz_findings(path)
-    return findings + _h5_findings(path, file_format, members)
+    findings += _h5_findings(path, file_format, members)
+    return findings + allocation_findings(path, file_format, members)
 
 
 def _h5_findings(

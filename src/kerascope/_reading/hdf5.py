@@ -25,6 +25,7 @@ __all__ = [
     "H5Issue",
     "H5ReadError",
     "audit_h5",
+    "audit_h5_datasets",
     "read_h5_root",
     "serve_request",
     "write_text_attribute",
@@ -153,17 +154,36 @@ def audit_h5(source: str | BinaryIO | RawIOBase, *, max_objects: int = 100_000) 
         >>> issue.message
         "external link to '/etc/passwd:/x'"
     """
+    return audit_h5_datasets(source, max_objects=max_objects)[0]
+
+
+def audit_h5_datasets(
+    source: str | BinaryIO | RawIOBase, *, max_objects: int = 100_000
+) -> tuple[list[H5Issue], list[tuple[str, tuple[int, ...], int]]]:
+    """:func:`audit_h5`, and the (path, shape, item size) of every dataset it walked.
+
+    Example:
+        >>> import io, h5py, numpy
+        >>> buffer = io.BytesIO()
+        >>> with h5py.File(buffer, "w") as handle:
+        ...     handle["layers/dense/vars/0"] = numpy.zeros((4, 3), "float32")
+        >>> audit_h5_datasets(buffer)
+        ([], [('/layers/dense/vars/0', (4, 3), 4)])
+    """
     import h5py
 
     try:
         handle = h5py.File(source, "r")
     except _ERRORS as error:
         raise H5ReadError(_first_line(error)) from None
+    datasets: list[tuple[str, tuple[int, ...], int]] = []
     with handle:
-        return _walk(handle.id, max_objects)
+        return _walk(handle.id, max_objects, datasets), datasets
 
 
-def _walk(root: Any, max_objects: int) -> list[H5Issue]:
+def _walk(
+    root: Any, max_objects: int, datasets: list[tuple[str, tuple[int, ...], int]]
+) -> list[H5Issue]:
     """Audit every link reachable from ``root`` through hard links, depth first, by name."""
     import h5py
 
@@ -198,7 +218,14 @@ def _walk(root: Any, max_objects: int) -> list[H5Issue]:
             break
         try:
             subgroup = _audit_link(
-                group, name, kind, child, visited=visited, ancestors=ancestors, issues=issues
+                group,
+                name,
+                kind,
+                child,
+                visited=visited,
+                ancestors=ancestors,
+                issues=issues,
+                datasets=datasets,
             )
         except _ERRORS as link_error:
             issues.append(_unreadable(child, link_error))
@@ -241,6 +268,7 @@ def _audit_link(
     visited: set[tuple[int, int]],
     ancestors: dict[tuple[int, int], str],
     issues: list[H5Issue],
+    datasets: list[tuple[str, tuple[int, ...], int]],
 ) -> Any:
     """Audit one link, adding to ``issues``; return the group to descend into, if any."""
     import h5py
@@ -277,12 +305,18 @@ def _audit_link(
     if info.type == h5py.h5o.TYPE_GROUP:
         return h5py.h5o.open(group, name)
     if info.type == h5py.h5o.TYPE_DATASET:
-        _audit_dataset(h5py.h5o.open(group, name), path, issues)
+        _audit_dataset(h5py.h5o.open(group, name), path, issues, datasets)
     return None
 
 
-def _audit_dataset(dataset: Any, path: str, issues: list[H5Issue]) -> None:
-    """Add the dataset's external storage, virtual mapping or shape bomb to ``issues``."""
+def _audit_dataset(
+    dataset: Any,
+    path: str,
+    issues: list[H5Issue],
+    datasets: list[tuple[str, tuple[int, ...], int]],
+) -> None:
+    """Add the dataset's external storage, virtual mapping or shape bomb to ``issues``, and its
+    shape to ``datasets``."""
     import h5py
 
     plist = dataset.get_create_plist()
@@ -301,7 +335,9 @@ def _audit_dataset(dataset: Any, path: str, issues: list[H5Issue]) -> None:
         issues.append(H5Issue("hdf5-virtual-dataset", path, message))
         return
     shape = dataset.shape
-    declared = math.prod(shape) * dataset.get_type().get_size() if shape is not None else 0
+    item_size = dataset.get_type().get_size()
+    declared = math.prod(shape) * item_size if shape is not None else 0
+    datasets.append((path, tuple(shape or ()), item_size))
     stored = dataset.get_storage_size()
     # Keras's own thresholds, then kerascope's lower ones: Keras writes every dataset
     # contiguous and uncompressed, so what it stores is what it declares.
@@ -399,17 +435,21 @@ def serve_request(request_text: str) -> None:
         except H5ReadError as error:
             answer["root_error"] = str(error)
     try:
-        answer["issues"] = [list(issue) for issue in _audit_request(request)]
+        issues, datasets = _audit_request(request)
+        answer["issues"] = [list(issue) for issue in issues]
+        answer["datasets"] = [[path, list(shape), size] for path, shape, size in datasets]
     except H5ReadError as error:
         answer["audit_error"] = str(error)
     sys.stdout.write(json.dumps(answer))
 
 
-def _audit_request(request: dict[str, Any]) -> list[H5Issue]:
+def _audit_request(
+    request: dict[str, Any],
+) -> tuple[list[H5Issue], list[tuple[str, tuple[int, ...], int]]]:
     window = request.get("window")
     if window is None:
-        return audit_h5(request["path"])
+        return audit_h5_datasets(request["path"])
     from .window import FileWindow
 
     with FileWindow(request["path"], window[0], window[1]) as source:
-        return audit_h5(source)
+        return audit_h5_datasets(source)

@@ -29,6 +29,7 @@ __all__ = [
     "TIMEOUT_SECONDS",
     "audit_h5_isolated",
     "forget_answers",
+    "h5_datasets_isolated",
     "read_h5_root_isolated",
     "read_in_process",
 ]
@@ -71,6 +72,28 @@ def audit_h5_isolated(
         >>> audit_h5_isolated("model.h5")  # doctest: +SKIP
         []
     """
+    answer = _audit_answer(path, window, timeout)
+    return [H5Issue(*issue) for issue in answer["issues"]]
+
+
+def h5_datasets_isolated(
+    path: str, window: tuple[int, int] | None = None, timeout: float | None = None
+) -> dict[str, tuple[int, ...]]:
+    """The shape of every dataset :func:`audit_h5_isolated` walked, by path (same child, same
+    remembered answer: asking for both starts one process).
+
+    Example:
+        >>> h5_datasets_isolated("model.h5")["/model_weights/dense/dense/kernel:0"]
+        ... # doctest: +SKIP
+        (4, 3)
+    """
+    answer = _audit_answer(path, window, timeout)
+    return {entry[0]: tuple(entry[1]) for entry in answer.get("datasets", ())}
+
+
+def _audit_answer(
+    path: str, window: tuple[int, int] | None, timeout: float | None
+) -> dict[str, Any]:
     if window is None:
         answer = _whole_file(path, timeout)
     else:
@@ -78,7 +101,7 @@ def audit_h5_isolated(
         answer = _remembered((file_identity(path), tuple(window)), request, timeout)
     if "audit_error" in answer:
         raise H5ReadError(answer["audit_error"])
-    return [H5Issue(*issue) for issue in answer["issues"]]
+    return answer
 
 
 _ANSWERS: dict[object, dict[str, Any]] = {}

@@ -29,6 +29,7 @@ __all__ = [
     "is_importable_keras_package",
     "is_non_modeling_api",
     "keras_table_version",
+    "non_modeling_callable",
 ]
 
 _TABLE_PATH = os.path.join(
@@ -40,7 +41,13 @@ _TABLE_PATH = os.path.join(
 def _table() -> dict[str, Any]:
     with open(_TABLE_PATH, encoding="utf-8") as handle:
         table: dict[str, Any] = json.load(handle)
-    for key in ("public_api", "non_modeling_apis", "h5_layer_names", "registered_at_import"):
+    for key in (
+        "public_api",
+        "non_modeling_apis",
+        "modeling_api",
+        "h5_layer_names",
+        "registered_at_import",
+    ):
         table[key] = frozenset(table[key])
     table["saveable_classes"] = {m: frozenset(n) for m, n in table["saveable_classes"].items()}
     table["names_by_kind"] = {k: frozenset(n) for k, n in table["names_by_kind"].items()}
@@ -59,6 +66,30 @@ def _is_keras_module(module: str) -> bool:
 def is_non_modeling_api(module: str | None, name: str) -> bool:
     """True for Keras APIs that Keras refuses to deserialize (``keras.utils.get_file`` ...)."""
     return module is not None and f"{module}.{name}" in _table()["non_modeling_apis"]
+
+
+def non_modeling_callable(module: str | None, name: str) -> str | None:
+    """The public Keras name ``module.name`` resolves to, when it is not a modeling object.
+
+    Keras resolves any public name under ``keras.*`` that a config names (only its own short
+    list of non-modeling APIs is refused); kerascope allows only the modeling objects, by kind
+    (the table's ``modeling_api``, generated from Keras's public API). ``None`` for modeling
+    objects, for Keras's own refused list (see :func:`is_non_modeling_api`), and for names
+    Keras would not resolve at all.
+
+    Example:
+        >>> non_modeling_callable("keras.datasets.mnist", "load_data")
+        'keras.datasets.mnist.load_data'
+        >>> non_modeling_callable("keras.layers", "Dense") is None
+        True
+    """
+    if module is None or not _is_keras_module(module) or module.startswith("keras.src"):
+        return None
+    full = f"{module}.{name}"
+    table = _table()
+    if full not in table["public_api"] or full in table["non_modeling_apis"]:
+        return None
+    return None if full in table["modeling_api"] else full
 
 
 def is_builtin_class(module: str | None, class_name: str, registered_name: str | None) -> bool:
