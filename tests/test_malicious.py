@@ -38,8 +38,12 @@ SCANNED = [p for p in PAYLOADS if p.kinds]
 SPOOF = next(p for p in PAYLOADS if p.from_sandbox)
 OUTCOME = re.compile(
     r"^(loaded|loaded and ran the payload \(marker created\)|loaded and read the outside file .*"
-    r"|(ran the payload \(marker created\), then )?refused: \w+.*)$"
+    r"|(ran the payload \(marker created\), then |read the outside file \(.*\), then )?"
+    r"refused: \w+.*)$"
 )
+# Plain Keras runs with downloads blocked (every proxy is a closed local port) and its home, and
+# Keras's, in the payload tree: nothing it does can reach the network or the real home directory.
+_BLOCKED = "http://127.0.0.1:9"
 
 _BUILD = """
 import sys
@@ -70,6 +74,11 @@ def first_line(error):
 
 def attempt(job, safe_mode):
     state = {}
+    canary = job.get("canary")
+    if canary:  # an access time in the past: reading the file moves it to now
+        status = os.stat(canary)
+        os.utime(canary, (status.st_mtime - 1000, status.st_mtime))
+        accessed = os.stat(canary).st_atime
     def run():
         try:
             kwargs = {} if safe_mode is None else {"safe_mode": safe_mode}
@@ -87,13 +96,18 @@ def attempt(job, safe_mode):
     ran = os.path.exists(job["marker"])
     if ran:
         os.remove(job["marker"])
+    read = bool(canary) and os.stat(canary).st_atime > accessed
     if "error" in state:
         refused = "refused: " + state["error"]
+        if read:
+            return "read the outside file (its access time changed), then " + refused
         return "ran the payload (marker created), then " + refused if ran else refused
     if ran:
         return "loaded and ran the payload (marker created)"
     if state.get("leaked"):
         return "loaded and read the outside file (its values are in the weights)"
+    if read:
+        return "loaded and read the outside file (its access time changed)"
     return "loaded"
 
 results = {"keras_version": keras.__version__, "outcomes": {}}
@@ -187,11 +201,17 @@ def payloads(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Payloads]:
     for index, (cwd, jobs) in enumerate(groups.items()):
         jobs_file, results_file = base / f"jobs-{index}.json", base / f"keras-{index}.json"
         jobs_file.write_text(json.dumps(jobs))
+        home = base / "keras-home"
+        home.mkdir(exist_ok=True)
+        proxies = {key: _BLOCKED for key in ("http_proxy", "https_proxy", "ftp_proxy")}
+        proxies |= {key.upper(): value for key, value in proxies.items()}
+        env = {**QUIET_ENV, **proxies, "HOME": str(home), "KERAS_HOME": str(home / ".keras")}
+        env |= {"no_proxy": "", "NO_PROXY": ""}
         with open(base / f"keras-{index}.log", "w") as log:
             child = subprocess.Popen(
                 [PYTHON, "-c", _KERAS_CHILD, str(jobs_file), str(results_file)],
                 cwd=cwd or theirs,
-                env=QUIET_ENV,
+                env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

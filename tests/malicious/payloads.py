@@ -23,6 +23,7 @@ collecting, and build the files in a subprocess.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import pickle
@@ -60,6 +61,8 @@ class Payload(NamedTuple):
         from_sandbox: Loads must run with the sandbox as working directory (spoofing).
         try_unsafe: A Lambda payload: the table also loads it with ``safe_mode=False``.
         leaks: Points the weights at a sandbox file holding :data:`LEAK_VALUE`.
+        canary_name: A sandbox file the payload makes a loader read: its access time, set in
+            the past before each load, says whether it was read.
     """
 
     name: str
@@ -74,6 +77,7 @@ class Payload(NamedTuple):
     from_sandbox: bool = False
     try_unsafe: bool = False
     leaks: bool = False
+    canary_name: str | None = None
 
     def path(self, out: Path) -> Path:
         """The payload file."""
@@ -114,6 +118,7 @@ class Payload(NamedTuple):
             "pythonpath": [],
             "try_unsafe": self.try_unsafe,
             "leak_value": LEAK_VALUE if self.leaks else None,
+            "canary": str(self.sandbox(out) / self.canary_name) if self.canary_name else None,
         }
 
 
@@ -542,6 +547,147 @@ def _spoofed_keras_hub(payload: Payload, out: Path) -> None:
     (package / "src" / "models" / "evil.py").write_text('"""Defines nothing."""\n')
 
 
+# --- unzipped model directories --------------------------------------------------------------------
+
+
+def _directory(
+    model: Callable[[], Any], tamper: Callable[[Path, Path], None]
+) -> Callable[[Payload, Path], None]:
+    """An unzipped .keras directory of ``model()``, then ``tamper(directory, sandbox)``."""
+
+    def build(payload: Payload, out: Path) -> None:
+        directory = payload.path(out)
+        with tempfile.TemporaryDirectory() as scratch:
+            archive = Path(scratch) / "model.keras"
+            model().save(archive)
+            with zipfile.ZipFile(archive) as opened:
+                opened.extractall(directory)
+        tamper(directory, payload.sandbox(out))
+
+    return build
+
+
+def _leaking_weights(directory: Path, sandbox: Path) -> Path:
+    """A copy of the directory's weights in the sandbox, every kernel value LEAK_VALUE."""
+    import h5py
+
+    outside = sandbox / "outside.weights.h5"
+    outside.write_bytes((directory / "model.weights.h5").read_bytes())
+    with h5py.File(outside, "r+") as handle:
+        handle.visititems(
+            lambda name, item: (
+                item.__setitem__(Ellipsis, LEAK_VALUE)
+                if isinstance(item, h5py.Dataset) and item.shape == _SHAPE
+                else None
+            )
+        )
+    (directory / "model.weights.h5").unlink()
+    return outside
+
+
+def _symlinked_weights(directory: Path, sandbox: Path) -> None:
+    (directory / "model.weights.h5").symlink_to(_leaking_weights(directory, sandbox))
+
+
+def _hard_linked_weights(directory: Path, sandbox: Path) -> None:
+    os.link(_leaking_weights(directory, sandbox), directory / "model.weights.h5")
+
+
+def _adapted_lookup() -> Any:
+    keras = _keras()
+    lookup = keras.layers.StringLookup()
+    lookup.adapt(["a", "b", "b"])
+    return keras.Sequential([keras.Input((1,), dtype="string"), lookup])
+
+
+def _symlinked_asset(directory: Path, sandbox: Path) -> None:
+    [vocabulary] = directory.glob("assets/**/vocabulary.txt")
+    canary = sandbox / "outside_vocabulary.txt"
+    canary.write_text("a\nb\nleaked\n")
+    vocabulary.unlink()
+    vocabulary.symlink_to(canary)
+
+
+# --- Keras callables, .npz weights, allocation bombs ---------------------------------------------
+
+
+def _callable_lambda(module: str, name: str, **arguments: Any) -> Callable[[Payload, Path], None]:
+    """A Lambda whose function is the public Keras callable ``module.name``."""
+
+    def build(payload: Payload, out: Path) -> None:
+        keras = _keras()
+        path = _save(_dense_model(keras.layers.Lambda(keras.activations.relu)), payload, out)
+        sandbox = payload.sandbox(out)
+        if payload.canary_name:
+            (sandbox / payload.canary_name).write_text("harmless: kerascope canary\n")
+        values = {key: value.replace("<sandbox>", str(sandbox)) for key, value in arguments.items()}
+
+        def edit(config: dict[str, Any]) -> None:
+            inner = _layers(config)[-1]["config"]
+            inner["function"] = _function(module, name)
+            inner["arguments"] = values
+
+        _edit_config(path, edit)
+
+    return build
+
+
+def _dense_bomb(payload: Payload, out: Path) -> None:
+    """Input width and Dense units both 2^20: a 4 TiB kernel, from the config alone."""
+    path = _save(_dense_model(), payload, out)
+
+    def edit(config: dict[str, Any]) -> None:
+        wide = [None, _BOMB_SHAPE[0]]
+        _layers(config)[0]["config"]["batch_shape"] = wide
+        _layers(config)[-1]["config"]["units"] = _BOMB_SHAPE[1]
+        for entry in (config, _layers(config)[-1]):  # what Keras builds the layers with
+            entry["build_config"] = {"input_shape": wide}
+
+    _edit_config(path, edit)
+
+
+def _npy(descr: str, shape: tuple[int, ...], data: bytes) -> bytes:
+    """A .npy file with this header and these bytes, written by hand (no numpy needed)."""
+    header = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}"
+    padding = -(10 + len(header) + 1) % 64
+    text = (header + " " * padding + "\n").encode("latin-1")
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text + data
+
+
+def _npz_weights(
+    arrays: Callable[[Payload, Path], dict[str, bytes]],
+) -> Callable[[Payload, Path], None]:
+    """A .keras whose weights are ``model.weights.npz`` holding ``arrays(payload, out)``."""
+
+    def build(payload: Payload, out: Path) -> None:
+        path = _save(_dense_model(), payload, out)
+        members = _members(path)
+        del members["model.weights.h5"]
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as npz:
+            for name, data in arrays(payload, out).items():
+                npz.writestr(name, data)
+        members["model.weights.npz"] = buffer.getvalue()
+        _write_members(path, members)
+
+    return build
+
+
+def _pickled_arrays(payload: Payload, out: Path) -> dict[str, bytes]:
+    pickled = pickle.dumps(_TouchOnUnpickle(str(payload.marker(out))), protocol=4)
+    return {"layers/dense.npy": _npy("|O", (), pickled)}
+
+
+def _bomb_arrays(payload: Payload, out: Path) -> dict[str, bytes]:
+    return {"layers/dense.npy": _npy("<f4", _BOMB_SHAPE, bytes(16))}
+
+
+def _group_cycle(handle: Any, kernel: str, sandbox: Path) -> None:
+    """A hard link from the Dense layer's group back to its parent: the tree is a cycle."""
+    parent = kernel.rsplit("/", 2)[0]
+    handle[f"{parent}/loop"] = handle[parent.rsplit("/", 1)[0] or "/"]
+
+
 # --- the payloads ---------------------------------------------------------------------------------
 
 _LAMBDA = "Lambda layer holding Python bytecode"
@@ -557,6 +703,9 @@ _STORAGE = "GHSA-3m4q-jmj6-r34q"
 _VIRTUAL = "GHSA-26c4-7vv6-867j"
 _BOMB = "CVE-2026-0897, GHSA-74m6-m3xx-3vmj"
 _TOUCH = "its bytecode creates the sandbox marker when the layer is called"
+_DIRECTORY = "unzipped model directory member that is not a regular file"
+_CALLABLE = "public Keras callable that is not a modeling object"
+_KERAS_CALLABLE_ADVISORY = "hardening (Keras's non-modeling list misses it)"
 
 PAYLOADS: tuple[Payload, ...] = (
     Payload("lambda-keras", "lambda.keras", "CVE-2024-3660", _LAMBDA, ("lambda",),
@@ -663,6 +812,56 @@ PAYLOADS: tuple[Payload, ...] = (
             "a layer names keras_hub.src.models.evil; the sandbox holds a fake keras_hub whose "
             "__init__.py creates the sandbox marker", _spoofed_keras_hub,
             load_reasons=("spoofed-package",), from_sandbox=True),
+    Payload("dir-symlinked-weights", "symlinked_weights_dir", "hardening (no advisory)",
+            _DIRECTORY + ": symbolic link", ("directory-symlink",),
+            "model.weights.h5 of an unzipped model is a symbolic link to a sandbox weights file "
+            "whose kernel holds 1234.5", _directory(_dense_model, _symlinked_weights),
+            leaks=True),
+    Payload("dir-symlinked-asset", "symlinked_asset_dir", "hardening (no advisory)",
+            _DIRECTORY + ": symbolic link", ("directory-symlink",),
+            "the StringLookup vocabulary asset is a symbolic link to a sandbox text file",
+            _directory(_adapted_lookup, _symlinked_asset), canary_name="outside_vocabulary.txt"),
+    Payload("dir-hard-link", "hard_link_dir", "hardening (no advisory)",
+            _DIRECTORY + ": hard link", ("directory-hard-link",),
+            "model.weights.h5 is a hard link to a sandbox weights file whose kernel holds 1234.5",
+            _directory(_dense_model, _hard_linked_weights), leaks=True),
+    Payload("applications-lambda-keras", "applications_lambda.keras", _KERAS_CALLABLE_ADVISORY,
+            _CALLABLE + " (keras.applications, Lambda)", ("non-modeling-callable",),
+            "a Lambda calls keras.applications.resnet50.ResNet50 with weights=<a sandbox file>",
+            _callable_lambda("keras.applications.resnet50", "ResNet50",
+                             weights="<sandbox>/canary.weights.h5"),
+            canary_name="canary.weights.h5"),
+    Payload("datasets-lambda-keras", "datasets_lambda.keras", _KERAS_CALLABLE_ADVISORY,
+            _CALLABLE + " (keras.datasets, Lambda)", ("non-modeling-callable",),
+            "a Lambda calls keras.datasets.imdb.get_word_index (it reads or downloads a file "
+            "through get_file; downloads are blocked in the measurement)",
+            _callable_lambda("keras.datasets.imdb", "get_word_index")),
+    Payload("applications-function-keras", "applications_function.keras",
+            _KERAS_CALLABLE_ADVISORY, _CALLABLE + " (keras.applications, function reference)",
+            ("non-modeling-callable",),
+            "a Dense activation names keras.applications.resnet50.ResNet50",
+            _activation("keras.applications.resnet50", "ResNet50")),
+    Payload("datasets-function-keras", "datasets_function.keras", _KERAS_CALLABLE_ADVISORY,
+            _CALLABLE + " (keras.datasets, function reference)", ("non-modeling-callable",),
+            "a Dense activation names keras.datasets.mnist.load_data",
+            _activation("keras.datasets.mnist", "load_data")),
+    Payload("dense-bomb-keras", "dense_bomb.keras", "hardening (no advisory)",
+            "config-only allocation bomb", ("allocation-bomb",),
+            "the config declares a 2^20-wide input and Dense(2^20): a 4 TiB kernel Keras "
+            "allocates before reading any weight; the machine refuses such an allocation at once",
+            _dense_bomb),
+    Payload("npz-pickle-keras", "npz_pickle.keras", "hardening (no advisory)",
+            ".npz weights holding a pickled object array", ("npz-pickle",),
+            "model.weights.npz holds an object array whose pickle calls open(<sandbox marker>, "
+            "'w') when unpickled", _npz_weights(_pickled_arrays)),
+    Payload("npz-shape-bomb-keras", "npz_shape_bomb.keras", "hardening (no advisory)",
+            ".npz weights declaring a huge shape", ("npz-shape-bomb",),
+            "model.weights.npz declares a 2^20 x 2^20 float32 array (4 TiB) and stores 16 bytes",
+            _npz_weights(_bomb_arrays)),
+    Payload("hdf5-group-cycle-keras", "hdf5_group_cycle.keras", "hardening (no advisory)",
+            "weights HDF5 whose group tree is a cycle", ("hdf5-group-cycle",),
+            "a hard link in the Dense layer's group points back to its parent group",
+            _weights(_group_cycle)),
 )  # fmt: skip
 
 

@@ -5,7 +5,8 @@ weight; a ``Dense(60000)`` on a 60,000-wide input is 14 GB of float32 whatever t
 holds. This module estimates, from the config alone, the variables of the common built-in layers
 (dense, embedding, convolutions and their transposes, recurrent layers, attention,
 normalizations), propagating input widths through ``Sequential`` chains and ``Functional``
-graphs from the input shapes the config declares. An unknown width counts as 1, so the estimate
+graphs from the input shapes the config declares; a layer's ``build_config`` input shape, which
+Keras builds the layer with before connecting it, takes precedence. An unknown width counts as 1, so the estimate
 of a layer is a lower bound unless :attr:`LayerEstimate.exact`.
 """
 
@@ -147,6 +148,9 @@ class _Estimator:
             declared = _declared_shape(layer_config)
             if declared is not None and (source is None or class_name == "InputLayer"):
                 source = declared
+            built = _build_shape(layer)
+            if built is not None:  # Keras builds the layer from it first, whatever comes in
+                source = built
             if class_name in _MODELS or (
                 "layers" in layer_config and isinstance(layer_config.get("layers"), list)
             ):
@@ -322,6 +326,17 @@ def _declared_shape(config: dict[str, Any]) -> Shape:
         if key in config:
             return _shape(config[key], drop_batch=True)
     return None
+
+
+def _build_shape(entry: dict[str, Any]) -> Shape:
+    """The input shape of the entry's ``build_config``, which Keras builds the layer with."""
+    build = entry.get("build_config")
+    if not isinstance(build, dict):
+        return None
+    shape = build.get("input_shape")
+    if isinstance(shape, list) and shape and isinstance(shape[0], list):
+        shape = shape[0]  # several inputs: the first is the one the variables depend on
+    return _shape(shape, drop_batch=True)
 
 
 def _first_tensor(value: Any, depth: int) -> dict[str, Any] | None:
