@@ -219,3 +219,150 @@ def test_hdf5_file_that_hangs_the_library_is_refused_in_bounded_time(tmp_path: P
     assert result.returncode == 0, result.stderr[-2000:]
     assert "did not finish reading the file in 3 s" in result.stdout
     assert "scan: high" in result.stdout
+
+
+# --- .npz weights and the directory form (issue 9) ----------------------------------------------
+
+NPY_HEADERS = st.one_of(
+    st.binary(max_size=200),
+    st.builds(
+        lambda descr, shape, extra: (
+            f"{{'descr': {descr!r}, 'fortran_order': False, 'shape': {shape!r}, {extra}}}"
+        ).encode("latin-1", errors="replace"),
+        st.one_of(
+            st.sampled_from(["<f4", "|O", "<U5", "|b1", "<M8[ns]", "V8", "<c16", "bogus"]),
+            st.lists(st.tuples(st.sampled_from(["a", "b"]), st.sampled_from(["<f4", "|O"]))),
+            st.text(max_size=6),
+        ),
+        st.one_of(
+            st.tuples(),
+            st.tuples(st.integers(-5, 2**64)),
+            st.tuples(st.integers(0, 2**40), st.integers(0, 2**40)),
+            st.text(max_size=5),
+        ),
+        st.sampled_from(["", "'x': [1, (2, {'y': None})], ", "(((((", "'''", "1e5"]),
+    ),
+)
+
+
+def _npy_bytes(header: bytes, version: int, payload: bytes) -> bytes:
+    length = len(header).to_bytes(2 if version == 1 else 4, "little")
+    return b"\x93NUMPY" + bytes([version, 0]) + length + header + payload
+
+
+@given(header=NPY_HEADERS, version=st.sampled_from([1, 2, 3, 9]), payload=st.binary(max_size=16))
+def test_any_npy_header(header: bytes, version: int, payload: bytes) -> None:
+    from kerascope._reading.npy import NpyHeaderError, parse_npy_header
+
+    try:
+        descr, shape, item_size, _ = parse_npy_header(_npy_bytes(header, version, payload))
+    except NpyHeaderError:
+        return
+    assert isinstance(descr, str) and item_size >= 0
+    assert all(isinstance(dimension, int) and dimension >= 0 for dimension in shape)
+
+
+# Each example may audit the weights in a child process: fewer examples than the JSON fuzzer.
+@settings(max_examples=1000 if os.environ.get("KERASCOPE_FUZZ") == "long" else 60)
+@given(
+    members=st.dictionaries(
+        st.one_of(st.sampled_from(["layers/dense.npy", "__root__.npy", "../x.npy"]), st.text()),
+        st.tuples(NPY_HEADERS, st.sampled_from([1, 2, 3]), st.binary(max_size=32)),
+        max_size=4,
+    ),
+    mutations=MUTATIONS,
+)
+def test_npz_weights_member(
+    tmp_path: Path,
+    members: dict[str, tuple[bytes, int, bytes]],
+    mutations: list[tuple[int, int]],
+) -> None:
+    npz = io.BytesIO()
+    with zipfile.ZipFile(npz, "w") as archive:
+        for name, (header, version, payload) in members.items():
+            archive.writestr(name or "_", _npy_bytes(header, version, payload))
+    data = bytearray(npz.getvalue())
+    for position, value in mutations:
+        data[position % len(data)] = value
+    model = {"class_name": "Sequential", "config": {"name": "s", "layers": []}}
+    path = tmp_path / "fuzz.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", json.dumps(model))
+        archive.writestr("model.weights.npz", bytes(data))
+    _read_both(path)
+    (tmp_path / "fuzz.npz").write_bytes(bytes(data))
+    kerascope.scan(tmp_path / "fuzz.npz")
+
+
+DIRECTORY_ENTRY_KINDS = st.sampled_from(
+    ["file", "symlink-inside", "symlink-outside", "dangling", "hard-link", "fifo", "directory"]
+)
+
+
+def _make_entry(directory: Path, name: str, kind: str, data: bytes) -> None:
+    target = directory / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    outside = directory.parent / "outside.bin"
+    outside.write_bytes(data)
+    if kind == "file":
+        target.write_bytes(data)
+    elif kind == "symlink-inside":
+        (directory / "inside.bin").write_bytes(data)
+        target.symlink_to(directory / "inside.bin")
+    elif kind == "symlink-outside":
+        target.symlink_to(outside)
+    elif kind == "dangling":
+        target.symlink_to(directory / "nowhere")
+    elif kind == "hard-link":
+        os.link(outside, target)
+    elif kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target.mkdir(exist_ok=True)
+
+
+# Never blocks: a FIFO among the members would hang a reader that opened it.
+@settings(max_examples=1000 if os.environ.get("KERASCOPE_FUZZ") == "long" else 40)
+@given(
+    config=st.one_of(MODEL, JSON),
+    entries=st.dictionaries(
+        st.sampled_from(
+            [
+                "config.json",
+                "metadata.json",
+                "model.weights.h5",
+                "model.weights.npz",
+                "assets/a.txt",
+                "assets/deep/b.txt",
+            ]
+        ),
+        st.tuples(DIRECTORY_ENTRY_KINDS, st.binary(max_size=64)),
+        max_size=4,
+    ),
+)
+def test_directory_form(tmp_path: Path, config: Any, entries: dict[str, tuple[str, bytes]]) -> None:
+    import signal
+    import tempfile
+
+    directory = Path(tempfile.mkdtemp(dir=tmp_path)) / "model"
+    directory.mkdir()
+    (directory / "config.json").write_text(json.dumps(config))
+    for name, (kind, data) in entries.items():
+        if name == "config.json":
+            (directory / name).unlink()
+        _make_entry(directory, name, kind, data)
+
+    def hang(signum: int, frame: Any) -> None:
+        raise TimeoutError("reading the directory form hung")
+
+    previous = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(60)
+    try:
+        _read_both(directory)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    report = kerascope.scan(directory)
+    unsafe = {kind for kind, _ in entries.values()} - {"file", "directory"}
+    if unsafe:
+        assert report.highest == "high", report.findings

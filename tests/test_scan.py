@@ -81,7 +81,7 @@ def test_clean_config_reports_nothing(tmp_path: Path) -> None:
         (_layer("StringLookup", vocabulary="/etc/passwd"), "vocabulary-path", "high"),
         (_layer("Dense", units=1, note="https://example.invalid/x"), "url", "high"),
         (_layer("Dense", units=1, note="/home/user/data/file.txt"), "file-path", "medium"),
-        (_layer("Dense", units=2**40), "absurd-shape", "medium"),
+        (_layer("TextVectorization", max_tokens=2**40), "absurd-shape", "medium"),
         (_layer("InputLayer", batch_shape=[None, 2**20, 2**20]), "absurd-shape", "medium"),
         (_layer("Dense", units=1, blob="gASV" + "A" * 100), "pickle", "high"),
         (_layer("Mine", module="mylayers"), "custom-object", "info"),
@@ -102,6 +102,12 @@ def test_clean_config_reports_nothing(tmp_path: Path) -> None:
 )
 def test_config_findings(tmp_path: Path, config: dict[str, Any], kind: str, severity: str) -> None:
     assert _kinds(_archive(tmp_path, _model(config))) == {kind: severity}
+
+
+def test_absurd_dense_is_also_an_allocation_bomb(tmp_path: Path) -> None:
+    """2**40 units make Keras allocate at least 4 TiB before reading any weight: refused."""
+    kinds = _kinds(_archive(tmp_path, _model(_layer("Dense", units=2**40))))
+    assert kinds == {"absurd-shape": "medium", "allocation-bomb": "high"}
 
 
 @pytest.mark.parametrize(
@@ -141,7 +147,9 @@ def test_unreadable_config_is_reported_with_the_rest(tmp_path: Path) -> None:
 
 def test_scan_cli_exit_codes_and_json(tmp_path: Path) -> None:
     clean = _archive(tmp_path, _model(_layer("Dense", units=1)), name="clean.keras")
-    medium = _archive(tmp_path, _model(_layer("Dense", units=2**40)), name="medium.keras")
+    medium = _archive(
+        tmp_path, _model(_layer("TextVectorization", max_tokens=2**40)), name="medium.keras"
+    )
     high = _archive(tmp_path, _model(_layer("system", module="os")), name="high.keras")
     assert run_cli("scan", str(clean)).returncode == 0
     assert run_cli("scan", str(medium)).returncode == 7

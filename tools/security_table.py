@@ -34,13 +34,38 @@ file names. It reads
 
 - the zip archive of a `.keras` file: member names that escape the archive, symbolic links,
   members that declare far more bytes than they store, code or pickles among the members;
+- the members of an unzipped model directory, with `lstat` only: any member (config, metadata,
+  weights, `assets/**`) that is not a regular file inside the directory (a symbolic link, even
+  to a file inside, a hard link, a FIFO, device or socket) is refused; kerascope never follows
+  or opens one;
 - the config (`config.json`, or the `model_config` of a legacy `.h5`), at every depth: Lambda
   bytecode, modules outside Keras (the standard library above all), Keras APIs that are not
-  modeling objects (`keras.utils.get_file`, `keras.config.enable_unsafe_deserialization`, ...),
-  layers that load outside files or pickles (`TFSMLayer`, `TorchModuleWrapper`), vocabulary
-  paths, URLs and file paths, absurd shapes, nesting too deep to walk;
-- the weights HDF5 (inside the archive or the `.h5` itself): soft and external links, datasets
-  stored in outside files, virtual datasets, datasets declaring far more than they store.
+  modeling objects (Keras's own list: `keras.utils.get_file`,
+  `keras.config.enable_unsafe_deserialization`, ...; and every other public Keras callable that
+  is not a layer, activation, loss, metric, initializer, regularizer, constraint, optimizer,
+  schedule or op: `keras.applications` builders, `keras.datasets` loaders, `keras.utils`
+  helpers; the allowed set is generated from Keras's public API by `make builtins`), file names
+  passed to a Lambda, layers that load outside files or pickles (`TFSMLayer`,
+  `TorchModuleWrapper`), vocabulary paths, URLs and file paths, absurd shapes, nesting too deep
+  to walk;
+- the variables the config makes Keras create before it reads any weight (dense, embedding,
+  convolution, recurrent, attention and normalization layers, with input widths propagated
+  through the model): above the memory budget the file is refused (`allocation-bomb`), and a
+  config implying far more than the weights file stores for a layer is a
+  `config-weights-mismatch`;
+- the weights HDF5 (inside the archive, in the directory or the `.h5` itself): soft and external
+  links, datasets stored in outside files, virtual datasets, datasets declaring far more than
+  they store (Keras's own 4 GiB threshold, and below it: over 16 MiB at over 100 times what is
+  stored, or over the memory budget), hard links that make the group tree a cycle (every walk
+  tracks the objects it visited and is bounded);
+- `.npz` weights (`model.weights.npz`, or a `.npz` file), from the `.npy` headers only, without
+  numpy: object arrays (pickles), declared shapes far beyond what is stored or over the memory
+  budget, member names outside the weights tree.
+
+The memory budget is a quarter of the machine's physical memory; set
+`KERASCOPE_MEMORY_BUDGET` (bytes, or with a `K`, `M`, `G`, `T` suffix, e.g. `8G`) to change it,
+or load with `allow=["allocation-bomb"]` (`--allow allocation-bomb`) for one file you expect to
+be that large.
 
 It reports every finding, each with a severity (`info`, `low`, `medium`, `high`), a JSON path
 and a fix; `--json` prints them as a document.
@@ -85,7 +110,8 @@ _LIMITS = """\
   load in a sandbox (a container, a VM, a throw-away account), as Keras's own security policy
   advises.
 - The audit recognises the attack classes above and their obvious variants; it cannot prove a
-  file harmless.
+  file harmless. The allocation estimate covers Keras's common built-in layers (custom layers
+  and the rest count for nothing): a bomb hidden in a custom layer's config is not caught.
 - `kerascope scan` judges the file, not the machine: a directory posing as `keras_hub` next to
   an ordinary file is caught by `kerascope.load_model` / `kerascope check`, which look at the
   `sys.path` of the process that will load it.
@@ -110,7 +136,10 @@ def render(results: dict[str, Any]) -> str:
         "harmless payload from `tests/malicious/` (its README says what each one does and why "
         "it is harmless): following it can only create a marker file or read a file of its own "
         "sandbox directory. *Plain Keras* is `keras.saving.load_model(path)` with default "
-        "arguments in a fresh process (and with `safe_mode=False` for the Lambda payloads); "
+        "arguments in a fresh process (and with `safe_mode=False` for the Lambda payloads), "
+        "with downloads blocked (every proxy is a closed local port) and its home directory in "
+        "the payload tree; *read the outside file* means the outside values reached the "
+        "weights, or the access time of a sandbox canary file moved; "
         "*kerascope scan* lists the high findings and the exit code; *kerascope.load_model* is "
         "what it raised, with the problem reasons, in a fresh process. " + _claim(results),
         "",
