@@ -6,8 +6,8 @@ holds. This module estimates, from the config alone, the variables of the common
 (dense, embedding, convolutions and their transposes, recurrent layers, attention,
 normalizations), propagating input widths through ``Sequential`` chains and ``Functional``
 graphs from the input shapes the config declares; a layer's ``build_config`` input shape, which
-Keras builds the layer with before connecting it, takes precedence. An unknown width counts as 1, so the estimate
-of a layer is a lower bound unless :attr:`LayerEstimate.exact`.
+Keras builds the layer with before connecting it, takes precedence. An unknown width counts as
+1, so the estimate of a layer is a lower bound unless :attr:`LayerEstimate.exact`.
 """
 
 from __future__ import annotations
