@@ -39,7 +39,7 @@ SPOOF = next(p for p in PAYLOADS if p.from_sandbox)
 OUTCOME = re.compile(
     r"^(loaded|loaded and ran the payload \(marker created\)|loaded and read the outside file .*"
     r"|(ran the payload \(marker created\), then |read the outside file \(.*\), then )?"
-    r"refused: \w+.*)$"
+    r"refused: \w+.*)( \(it also wrote in Keras's home directory: .*\))?$"
 )
 # Plain Keras runs with downloads blocked (every proxy is a closed local port) and its home, and
 # Keras's, in the payload tree: nothing it does can reach the network or the real home directory.
@@ -72,7 +72,24 @@ def first_line(error):
     text = text.strip()
     return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
 
+def home_tree():
+    # What exists in Keras's home (a directory of the payload tree): a payload whose callable
+    # runs while loading may write there (get_file creates its cache directory first).
+    found = set()
+    for folder, directories, files in os.walk(os.environ["KERAS_HOME"]):
+        relative = os.path.relpath(folder, os.environ["KERAS_HOME"])
+        found.update(os.path.normpath(os.path.join(relative, n)) for n in directories + files)
+    return found
+
 def attempt(job, safe_mode):
+    home_before = home_tree()
+    outcome = attempt_once(job, safe_mode)
+    written = sorted(home_tree() - home_before)
+    if written:
+        outcome += " (it also wrote in Keras's home directory: " + ", ".join(written[:3]) + ")"
+    return outcome
+
+def attempt_once(job, safe_mode):
     state = {}
     canary = job.get("canary")
     if canary:  # an access time in the past: reading the file moves it to now
