@@ -87,7 +87,8 @@ def read_npz_headers(
         >>> buffer = io.BytesIO()
         >>> with zipfile.ZipFile(buffer, "w") as archive:
         ...     header = b"{'descr': '<f4', 'shape': (2,)}"
-        ...     archive.writestr("w.npy", b"\\x93NUMPY\\x01\\x00\\x22\\x00" + header)
+        ...     magic = b"\\x93NUMPY\\x01\\x00" + bytes([len(header), 0])
+        ...     archive.writestr("w.npy", magic + header)
         >>> headers, bad, complete = read_npz_headers(buffer)
         >>> headers[0].shape, headers[0].item_size, bad, complete
         ((2,), 4, [], True)
@@ -132,7 +133,7 @@ def parse_npy_header(data: bytes) -> tuple[str, tuple[int, ...], int, bool]:
             dict with ``descr`` and ``shape``.
 
     Example:
-        >>> parse_npy_header(b"\\x93NUMPY\\x01\\x00\\x24\\x00{'descr': '|O', 'shape': (), }")
+        >>> parse_npy_header(b"\\x93NUMPY\\x01\\x00\\x1e\\x00{'descr': '|O', 'shape': (), }")
         ('|O', (), 0, True)
     """
     if data[:6] != _MAGIC or len(data) < 10:
