@@ -299,12 +299,14 @@ def test_exclude_globs_match_relative_paths_and_names(store: Path) -> None:
 
 
 def test_a_model_that_hangs_the_scan_is_killed_and_reported(tmp_path: Path) -> None:
-    """A config.json that is a named pipe blocks whoever reads it: the pool kills the worker
-    after the time limit, tries again in isolation, then reports the file and goes on."""
+    """An HDF5 file on which h5py never returns (tests/fixtures/hostile): the pool kills the
+    worker after the time limit, tries again in isolation, then reports the file and goes on.
+    (A named pipe among a model directory's members no longer blocks anything: scan refuses
+    it without opening it, tests/test_attack_classes.py.)"""
     store = tmp_path / "store"
-    hanging = store / "hanging_model"
-    hanging.mkdir(parents=True)
-    os.mkfifo(hanging / "config.json")
+    store.mkdir()
+    hanging = ROOT / "tests" / "fixtures" / "hostile" / "hdf5_hang.h5"
+    (store / "hanging_model.h5").write_bytes(hanging.read_bytes())
     _archive(store / "z.keras", HIGH)
     env = {**QUIET_ENV, "KERASCOPE_HDF5_TIMEOUT": "1"}
     started = time.monotonic()
@@ -319,7 +321,7 @@ def test_a_model_that_hangs_the_scan_is_killed_and_reported(tmp_path: Path) -> N
     assert time.monotonic() - started < 30
     document = json.loads(result.stdout)
     hung, other = document["files"]
-    assert hung["format"] == "keras-dir" and hung["highest"] == "high"
+    assert hung["path"].endswith("hanging_model.h5") and hung["highest"] == "high"
     assert [f["code"] for f in other["findings"]] == ["stdlib-object"]
 
 
@@ -447,7 +449,10 @@ def test_a_store_of_payloads_gets_the_findings_of_single_scans(tmp_path: Path) -
                 continue
             target = store / folder / Path(entry["path"]).name
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(Path(entry["path"]).read_bytes())
+            if Path(entry["path"]).is_dir():  # moved, not copied: its links stay what they are
+                os.rename(entry["path"], target)
+            else:
+                target.write_bytes(Path(entry["path"]).read_bytes())
     lookalike = Path(manifest["lookalikes"][0]["path"])
     with zipfile.ZipFile(lookalike) as archive:
         archive.extractall(store / "good" / "unzipped")
