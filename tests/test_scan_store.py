@@ -478,3 +478,25 @@ def test_every_key_of_the_store_document_is_documented(store: Path) -> None:
     printed = _printed_keys(json.loads(result.stdout))
     assert printed - documented == set()
     assert {where for where, _ in documented} == {where for where, _ in printed}
+
+
+def test_weights_without_a_model_are_audited_not_called_unreadable(tmp_path: Path) -> None:
+    import h5py
+    import numpy as np
+
+    store = tmp_path / "weights"
+    store.mkdir()
+    with h5py.File(store / "dense.weights.h5", "w") as handle:
+        handle.create_group("layers/dense/vars").create_dataset("0", data=np.zeros((3, 4)))
+    np.savez(store / "plain.weights.npz", kernel=np.zeros(3))
+    np.savez(store / "pickled.weights.npz", kernel=np.array([object()], dtype=object))
+    report = kerascope.scan_paths(store, jobs=1)
+    found = {
+        Path(r.path).name: (r.format, sorted(f.code for f in r.findings)) for r in report.reports
+    }
+    assert found == {
+        "dense.weights.h5": ("weights-h5", ["weights-only"]),
+        "plain.weights.npz": ("weights-npz", ["weights-only"]),
+        "pickled.weights.npz": ("weights-npz", ["npz-pickle", "weights-only"]),
+    }
+    assert kerascope.scan(store / "dense.weights.h5").highest == "info"

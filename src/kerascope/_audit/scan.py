@@ -14,7 +14,7 @@ import os
 
 from kerascope._common.files import file_identity
 from kerascope._common.record import TYPE_CHECKING, Record
-from kerascope._reading.modelfile import read_model_file
+from kerascope._reading.modelfile import WEIGHTS_ONLY_H5, read_model_file
 from kerascope.errors import ModelFileError
 
 from . import findings as _findings
@@ -110,12 +110,17 @@ def _scan(text_path: str) -> ScanReport:
     findings: list[Finding] = []
     file_format: str | None = None
     members: dict[str, ZipMember] = {}
-    if os.path.isfile(text_path) and _is_zip(text_path):
+    is_zip = os.path.isfile(text_path) and _is_zip(text_path)
+    if is_zip and text_path.endswith(".npz"):  # weights alone (``model.weights.npz``)
+        return _weights_only(text_path, "npz", "a .npz weights file")
+    if is_zip:
         file_format = "keras"
         members, findings = archive_findings(text_path)
     try:
         model_file = read_model_file(text_path)
     except ModelFileError as error:
+        if error.problem.startswith(WEIGHTS_ONLY_H5):
+            return _weights_only(text_path, "h5", "a weights-only HDF5 file")
         findings.append(Finding("high", "unreadable", error.problem, "do not load this file", "$"))
     else:
         file_format = model_file.format
@@ -123,6 +128,19 @@ def _scan(text_path: str) -> ScanReport:
         findings += bundle_findings(model_file.manifest)
     findings += weights_findings(text_path, file_format, members)
     return ScanReport(text_path, file_format, tuple(findings))
+
+
+def _weights_only(text_path: str, weights_format: str, what: str) -> ScanReport:
+    """A weights file without a model: its weights are audited, and nothing else is wrong."""
+    note = Finding(
+        "info",
+        "weights-only",
+        f"{what}, not a model: its weights were audited; it holds no config to audit",
+        "rebuild the model in code and call model.load_weights on it",
+        "$",
+    )
+    weights = weights_findings(text_path, weights_format, {})
+    return ScanReport(text_path, f"weights-{weights_format}", (note, *weights))
 
 
 def _is_zip(path: str) -> bool:

@@ -161,7 +161,7 @@ class _Walk:
 
 
 def file_format(path: str) -> str | None:
-    """``"keras"`` or ``"h5"`` when the file's content is one, else ``None``.
+    """``"keras"``, ``"h5"`` or ``"weights-npz"`` when the file's content is one, else ``None``.
 
     A zip archive is a ``.keras`` model when it holds ``config.json``, or when its directory
     cannot be read and its name ends in ``.keras`` (the scan then reports the damage).
@@ -177,7 +177,11 @@ def file_format(path: str) -> str | None:
                     members = read_members(handle)
                 except ZipError:
                     return "keras" if path.endswith(".keras") else None
-                return "keras" if "config.json" in members else None
+                if "config.json" in members:
+                    return "keras"
+                if members and all(name.endswith(".npy") for name in members):
+                    return "weights-npz"  # numpy's .npz: Keras weights without a model
+                return None
             if head == _HDF5_MAGIC:
                 return "h5"
             for offset in _HDF5_USERBLOCK_OFFSETS:

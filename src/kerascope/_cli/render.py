@@ -36,6 +36,8 @@ _FORMAT_NAMES = {
     "keras-dir": "unzipped .keras directory",
     "h5": "legacy HDF5 (.h5)",
     "savedmodel": "TensorFlow SavedModel",
+    "weights-h5": "weights-only HDF5",
+    "weights-npz": ".npz weights",
 }
 _MAX_PATHS = 2
 

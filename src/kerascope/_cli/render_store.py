@@ -11,7 +11,13 @@ if TYPE_CHECKING:
 
 __all__ = ["render_store_summary"]
 
-_FORMAT_NAMES = {"keras": ".keras", "keras-dir": "unzipped .keras", "h5": ".h5"}
+_FORMAT_NAMES = {
+    "keras": ".keras",
+    "keras-dir": "unzipped .keras",
+    "h5": ".h5",
+    "weights-h5": "weights .h5",
+    "weights-npz": "weights .npz",
+}
 
 
 def render_store_summary(store: StoreReport) -> str:

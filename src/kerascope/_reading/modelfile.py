@@ -296,10 +296,15 @@ def _h5_manifest(text: str | None) -> object:
         return text  # reported as an unreadable manifest by inspect
 
 
+# The start of the problem of a weights-only .h5: ``scan`` audits such a file's weights instead
+# of calling it unreadable.
+WEIGHTS_ONLY_H5 = "is a weights-only HDF5 file"
+
+
 def _h5_without_config(attribute_names: tuple[str, ...], members: tuple[str, ...]) -> str:
     if "layer_names" in attribute_names or {"layers", "vars"} & set(members):
         return (
-            "is a weights-only HDF5 file (no model config); rebuild the model in code and "
+            f"{WEIGHTS_ONLY_H5} (no model config); rebuild the model in code and "
             "call model.load_weights on it"
         )
     if "keras_version" in attribute_names:
