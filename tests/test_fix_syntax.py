@@ -60,10 +60,6 @@ FINDINGS = {
     "seed_1.h5": ("--compile no", "compile=False"),
 }
 
-# The Lambda finding's fix is written once for inspect and scan, in _audit/scan_config.py, with
-# both forms in one text ("load with safe_mode=False (--unsafe) ..."): not yet split.
-LAMBDA_FILES = ("lambdas.h5", "lambdas.keras")
-
 # In a fresh process, in each case's folder: the message of kerascope.load_model's error (or
 # the plan's notes, when it loads), and the fixes of the findings of kerascope.inspect.
 PYTHON_SIDE = """
@@ -116,11 +112,7 @@ def test_check_shows_each_fix_as_an_option(cases: Path, case: str) -> None:
 @pytest.mark.parametrize(
     "model",
     [
-        *(name for name in ZOO_FILES if name not in LAMBDA_FILES),
-        *(
-            pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="scan_config.py"))
-            for name in LAMBDA_FILES
-        ),
+        *ZOO_FILES,
     ],
 )
 def test_inspect_shows_no_python_arguments(zoo: Path, model: str) -> None:

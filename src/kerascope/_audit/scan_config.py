@@ -121,9 +121,11 @@ def refused_by_keras(reference: Reference) -> Finding | None:
             "lambda",
             "a Lambda layer holds Python bytecode, which runs while the model is loaded: Keras "
             "refuses it in safe mode, and it only runs on the Python version that wrote it",
-            "replace the Lambda with a registered layer class; load with safe_mode=False "
-            "(--unsafe) only if you trust whoever wrote this file",
+            "replace the Lambda with a registered layer class; load with --unsafe only if you "
+            "trust whoever wrote this file",
             reference.json_path,
+            python_fix="replace the Lambda with a registered layer class; load with "
+            "safe_mode=False only if you trust whoever wrote this file",
         )
     module, name = reference.module, reference.class_name
     if _builtins.is_non_modeling_api(module, name):
