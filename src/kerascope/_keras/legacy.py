@@ -24,7 +24,12 @@ if TYPE_CHECKING:
 from .lambda_globals import bind_keras2_lambdas
 from .runtime import _keras
 from .savedmodel_weights import load_savedmodel_weights
-from .shims import positional_add_weight, time_distributed_inner, with_output_shape
+from .shims import (
+    positional_add_weight,
+    record_idioms,
+    time_distributed_inner,
+    with_output_shape,
+)
 
 __all__ = ["load_keras2"]
 
@@ -49,15 +54,22 @@ def load_keras2(
     if not safe_mode:  # the Lambda opt-in: bytecode needing `tf` gets it (TensorFlow only)
         config = json.loads(json.dumps(config))
         objects.update(bind_keras2_lambdas(config))
+    idioms: set[str] = set()
     for key in time_distributed_inner(config):
         if key in objects:
-            objects[key] = with_output_shape(objects[key])
+            shimmed = with_output_shape(objects[key])
+            if shimmed is not objects[key]:
+                idioms.add(
+                    f"{key} has no compute_output_shape and is wrapped by TimeDistributed "
+                    "(Keras 2 inferred it): Keras 3 needs the method"
+                )
+            objects[key] = shimmed
     compile_config = config.pop("compile_config", None)
     absl = logging.getLogger("absl")
     level = absl.level
     absl.setLevel(max(level, logging.ERROR))
     try:
-        with keras.saving.custom_object_scope(objects), positional_add_weight():
+        with keras.saving.custom_object_scope(objects), positional_add_weight(idioms):
             model = _build(keras, inspection.format, config, objects, safe_mode)
             if inspection.format == "savedmodel":
                 load_savedmodel_weights(model, inspection.path)
@@ -74,6 +86,7 @@ def load_keras2(
         absl.setLevel(level)
     if getattr(model, "optimizer", None) is not None and compile:
         warnings.warn(SLOTS_NOTE, KerascopeWarning, stacklevel=4)
+    record_idioms(model, idioms)
     return model
 
 

@@ -23,6 +23,7 @@ from .load import load_with_plan
 from .runtime import in_custom_object_scope
 from .save import save_model
 from .savedmodel_parity import REFERENCE_NAME, serving_signature_outputs
+from .shims import keras2_idioms
 from .smoke import _array, _input_specs
 
 __all__ = ["Migration", "migrate"]
@@ -92,6 +93,7 @@ def migrate(
         strict=strict, in_scope=in_custom_object_scope,
     )  # fmt: skip
     model = load_with_plan(plan)
+    _refuse_keras2_idioms(source, model)
     translation = plan.inspection.translation
     rules = tuple(a.detail for a in translation.applied) if translation else ()
     # Saved beside the target and renamed over it only once parity held: a failed migration
@@ -115,6 +117,22 @@ def migrate(
         if os.path.exists(staged):
             os.unlink(staged)
     return result
+
+
+def _refuse_keras2_idioms(source: str, model: Any) -> None:
+    """A model whose custom code needed a Keras 2 shim would be written as a Keras 3 file that
+    Keras 3 cannot load: say what to change in the code, before anything is written."""
+    idioms = keras2_idioms(model)
+    if idioms:
+        listed = "; ".join(idioms)
+        raise KerasLoadError(
+            source,
+            ValueError(
+                f"the custom code uses Keras 2 idioms that kerascope accepts only while it reads "
+                f"a Keras 2 file, so the migrated file would not load in Keras 3: {listed}. "
+                "Change the code as said, then migrate again"
+            ),
+        )
 
 
 def _tf_keras_parity(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -12,16 +13,42 @@ if TYPE_CHECKING:
 
 from .runtime import _keras
 
-__all__ = ["positional_add_weight", "time_distributed_inner", "with_output_shape"]
+__all__ = [
+    "keras2_idioms",
+    "positional_add_weight",
+    "time_distributed_inner",
+    "with_output_shape",
+]
+
+# The Keras 2 idioms a shim had to accept while a model loaded, by model: a migrated file of such
+# a model would not load in Keras 3, whose code the shims are not part of.
+_IDIOMS: weakref.WeakKeyDictionary[Any, tuple[str, ...]] = weakref.WeakKeyDictionary()
+
+
+def keras2_idioms(model: Any) -> tuple[str, ...]:
+    """The Keras 2 idioms of the custom code that shims accepted while ``model`` loaded.
+
+    Example:
+        >>> keras2_idioms(model)[0]  # doctest: +SKIP
+        "Scale calls add_weight('w', ...) with the name first (Keras 2): Keras 3 needs ..."
+    """
+    return _IDIOMS.get(model, ())
+
+
+def record_idioms(model: Any, idioms: set[str]) -> None:
+    """Remember the idioms a model's load needed (see :func:`keras2_idioms`)."""
+    if idioms:
+        _IDIOMS[model] = tuple(sorted(idioms))
 
 
 @contextmanager
-def positional_add_weight() -> Iterator[None]:
+def positional_add_weight(used: set[str] | None = None) -> Iterator[None]:
     """Accept Keras 2's ``add_weight("w", shape, ...)`` while a Keras 2 model is built.
 
     Keras 2's signature is ``add_weight(name, shape, dtype, initializer, ...)``; Keras 3's is
     ``add_weight(shape, initializer, dtype, ...)`` and refuses a string first argument, which
-    can therefore only be a Keras 2 name. Restored on exit.
+    can therefore only be a Keras 2 name. Restored on exit. Each conversion is described in
+    ``used``, when given.
 
     Example:
         >>> with positional_add_weight():  # doctest: +SKIP
@@ -32,6 +59,11 @@ def positional_add_weight() -> Iterator[None]:
 
     def add_weight(self: Any, *args: Any, **kwargs: Any) -> Any:
         if args and isinstance(args[0], str) and "name" not in kwargs:
+            if used is not None:
+                used.add(
+                    f"{type(self).__name__} calls add_weight({args[0]!r}, ...) with the name "
+                    f"first (Keras 2): Keras 3 needs add_weight(name={args[0]!r}, shape=...)"
+                )
             kwargs["name"] = args[0]
             names = ("shape", "dtype", "initializer", "regularizer", "trainable", "constraint")
             for key, value in zip(names, args[1:], strict=False):
