@@ -1,7 +1,10 @@
 """`make demo`: build the seed models with Keras in one process, then, each in a fresh process,
 inspect them, check the loading plan (first without telling kerascope where the code is, then
-with --from) and load them; then save them with kerascope and verify each round trip; finally
-bundle seed 3's code into its file and load it in another directory, where no source exists.
+with --from) and load them; then save them with kerascope and verify each round trip;
+bundle seed 3's code into its file and load it in another directory, where no source exists;
+finally the write-up's own Keras 2 code: build the seeds with tf-keras 2.21 as `.h5`, migrate
+each to a Keras 3 `.keras` (rules applied, parity against tf-keras in fresh processes) and
+load the result.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 KERASCOPE = os.path.join(os.path.dirname(sys.executable), "kerascope")
 SEEDS = ("seed_1_custom_layer", "seed_2_loss_activation", "seed_3_dependent_layer")
+KERAS2 = os.path.join(HERE, "keras2")
 
 
 def step(title: str, command: list[str], cwd: str, expect: int = 0) -> None:
@@ -46,6 +50,7 @@ def main() -> None:
     save = [sys.executable, "save_and_verify.py"]
     step("save with lint + manifest, then verify in a fresh process", save, HERE)
     bundle_round_trip()
+    keras2_seeds()
 
 
 def bundle_round_trip() -> None:
@@ -73,6 +78,21 @@ def bundle_round_trip() -> None:
              place_b)  # fmt: skip
         load = [KERASCOPE, "load", "bundled.keras", "--trust", digest]
         step("B: trust exactly that code by its digest, and load", load, place_b)
+
+
+def keras2_seeds() -> None:
+    """The write-up's Keras 2 code and `.h5` files, migrated to Keras 3."""
+    print("\n=== Keras 2 files: the write-up's code, saved by tf-keras 2.21, migrated to Keras 3")
+    build = [sys.executable, "build_keras2_seeds.py"]
+    step("build and save the seeds with tf-keras, as the write-up does", build, HERE)
+    for seed in SEEDS:
+        folder = os.path.join(KERAS2, seed)
+        print(f"\n=== keras2/{seed}")
+        step("who wrote it", [KERASCOPE, "inspect", "my_model.h5"], folder)
+        migrate = [KERASCOPE, "migrate", "my_model.h5", "my_model_migrated.keras", "--from", "."]
+        step("rules applied, then parity with tf-keras, each in a fresh process", migrate, folder)
+        load = [KERASCOPE, "load", "my_model_migrated.keras", "--from", "."]
+        step("the migrated file loads as Keras 3", load, folder)
 
 
 if __name__ == "__main__":
