@@ -75,6 +75,7 @@ bench: $(STAMP)
 	$(PY) bench/migrate.py
 	$(PY) bench/keras2_ops.py
 	$(PY) bench/bundle.py
+	$(PY) bench/keras2.py
 
 # The fuzz tests of the readers with many more examples (the normal suite runs a few hundred).
 fuzz: $(STAMP)

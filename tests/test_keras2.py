@@ -67,6 +67,11 @@ def test_every_keras2_file_loads_like_tf_keras(keras2_corpus: Path, kind: str) -
         optimizer = got["optimizer"]
         assert optimizer["class_name"] == entry["optimizer"]["class_name"], name
         assert optimizer["learning_rate_schedule"] == entry["optimizer"]["learning_rate_schedule"]
+        expected_schedule = entry["optimizer"]["config"]["learning_rate"]
+        if isinstance(expected_schedule, dict):  # the schedule's own hyperparameters, all kept
+            got_schedule = optimizer["learning_rate_schedule_config"]
+            for key, expected in expected_schedule["config"].items():
+                assert _close(got_schedule.get(key), expected), (name, key, got_schedule)
         for key, expected in entry["optimizer"]["config"].items():
             if key in ("name", "is_legacy_optimizer", "jit_compile") or isinstance(expected, dict):
                 continue
