@@ -86,7 +86,7 @@ def test_no_load_exits_0_with_a_model_that_fails_its_first_predict(
 
 
 def test_migrate_says_so_when_tf_keras_cannot_load_the_original(
-    keras2_corpus: Path,  # noqa: F811
+    keras2_corpus: Path,
     tmp_path: Path,
 ) -> None:
     # tf-keras 2.21 does not reread a custom activation function from its own .h5 (the
