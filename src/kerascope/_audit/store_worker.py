@@ -72,6 +72,10 @@ def _answer(path: str) -> dict[str, Any]:
         "report": {
             "path": report.path,
             "format": report.format,
-            "findings": [finding.to_dict() for finding in report.findings],
+            # every field of the record, so that the parent rebuilds an equal Finding
+            "findings": [
+                {**finding.to_dict(), "python_fix": finding.python_fix}
+                for finding in report.findings
+            ],
         }
     }
