@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "add_plan_options",
+    "add_source_options",
     "compile_mode",
     "footer",
     "lambda_flags",
@@ -44,14 +45,14 @@ def footer() -> dict[str, Any]:
     return {"epilog": epilog(), "formatter_class": argparse.RawDescriptionHelpFormatter}
 
 
-def add_plan_options(command: argparse.ArgumentParser, *, strict: bool = True) -> None:
-    """Add ``--from``, ``--trust``, ``--unsafe``, ``--allow``, ``--compile`` (and ``--strict``).
+def add_source_options(command: argparse.ArgumentParser) -> None:
+    """Add ``--from`` and ``--trust``: where custom code may come from.
 
     Example:
         >>> parser = argparse.ArgumentParser()
-        >>> add_plan_options(parser)
-        >>> parser.parse_args(["--trust", "keras-tcn"]).trust
-        ['keras-tcn']
+        >>> add_source_options(parser)
+        >>> parser.parse_args(["--from", "layers.py"]).sources
+        ['layers.py']
     """
     command.add_argument(
         "--from",
@@ -68,6 +69,18 @@ def add_plan_options(command: argparse.ArgumentParser, *, strict: bool = True) -
         metavar="NAME",
         help="a package or distribution whose modules the file may name (repeatable)",
     )
+
+
+def add_plan_options(command: argparse.ArgumentParser, *, strict: bool = True) -> None:
+    """Add ``--from``, ``--trust``, ``--unsafe``, ``--allow``, ``--compile`` (and ``--strict``).
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_plan_options(parser)
+        >>> parser.parse_args(["--trust", "keras-tcn"]).trust
+        ['keras-tcn']
+    """
+    add_source_options(command)
     command.add_argument(
         "--unsafe",
         action="store_true",

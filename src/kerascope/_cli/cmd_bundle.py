@@ -10,7 +10,7 @@ import argparse
 
 from kerascope.errors import EXIT_OK
 
-from .arguments import PATH_HELP, compile_mode, footer
+from .arguments import PATH_HELP, add_source_options, compile_mode, footer
 
 __all__ = ["register"]
 
@@ -32,21 +32,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         **footer(),
     )
     command.add_argument("path", help="a .keras or .h5 file")
-    command.add_argument(
-        "--from",
-        dest="sources",
-        action="append",
-        default=[],
-        metavar="SOURCE",
-        help="a .py file, directory or module defining custom objects (repeatable)",
-    )
-    command.add_argument(
-        "--trust",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="a package or distribution whose modules the file may name (repeatable)",
-    )
+    add_source_options(command)
     command.add_argument(
         "--compile",
         choices=("auto", "yes", "no"),
