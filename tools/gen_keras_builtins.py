@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import json
 import os
 import pkgutil
 import sys
 import tempfile
 import warnings
 from typing import Any
+
+from generated_file import write_or_check
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -65,18 +66,9 @@ SKIP_MODULE_PREFIXES = (
 
 
 def main(argv: list[str]) -> int:
-    out, check = argv[0], "--check" in argv
     table = build_table()
-    text = json.dumps(table, indent=0, sort_keys=True) + "\n"
-    if check:
-        with open(out, encoding="utf-8") as handle:
-            same = handle.read() == text
-        print("up to date" if same else f"{out} differs from the installed Keras")
-        return 0 if same else 1
-    with open(out, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    print(f"wrote {out}: {sum(len(v) for v in table['saveable_classes'].values())} classes")
-    return 0
+    count = sum(len(v) for v in table["saveable_classes"].values())
+    return write_or_check(argv[0], table, "--check" in argv, "Keras", f"{count} classes")
 
 
 def build_table() -> dict[str, Any]:

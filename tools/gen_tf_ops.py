@@ -23,11 +23,12 @@ With --check, the file is not written; the exit code says whether it matches.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
 from typing import Any
+
+from generated_file import write_or_check
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -114,18 +115,9 @@ def main(argv: list[str]) -> int:
     Example:
         python tools/gen_tf_ops.py src/kerascope/_data/tf_ops.json
     """
-    out, check = argv[0], "--check" in argv
     table = build_table()
-    text = json.dumps(table, indent=0, sort_keys=True) + "\n"
-    if check:
-        with open(out, encoding="utf-8") as handle:
-            same = handle.read() == text
-        print("up to date" if same else f"{out} differs from the installed TensorFlow")
-        return 0 if same else 1
-    with open(out, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    print(f"wrote {out}: {len(table['ops'])} op names")
-    return 0
+    summary = f"{len(table['ops'])} op names"
+    return write_or_check(argv[0], table, "--check" in argv, "TensorFlow", summary)
 
 
 def build_table() -> dict[str, Any]:
