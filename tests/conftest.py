@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import importlib.util
 import os
+import pty
 import subprocess
 import sys
 import textwrap
@@ -167,6 +168,32 @@ def run_cli(*arguments: str, cwd: Path | None = None) -> subprocess.CompletedPro
         check=False,
         timeout=60,
     )
+
+
+def run_cli_on_terminal(
+    command: list[str], cwd: Path | None = None, timeout: float = 120
+) -> tuple[int, bytes, str]:
+    """Run ``command`` with its stderr on a pseudo-terminal (what a user at a terminal sees).
+
+    Returns the exit code, the piped stdout, and everything drawn on the terminal.
+    """
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        command, cwd=cwd, env=QUIET_ENV, stdout=subprocess.PIPE, stderr=terminal
+    )
+    os.close(terminal)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(controller)
+    stdout = process.communicate(timeout=timeout)[0]
+    return process.returncode, stdout, drawn.decode()
 
 
 # Model-building scripts and their custom modules are run in subprocesses, never collected.

@@ -8,7 +8,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import pty
 import re
 import shutil
 import subprocess
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import kerascope
-from tests.conftest import PYTHON, QUIET_ENV, ROOT, _shared_dir
+from tests.conftest import PYTHON, QUIET_ENV, ROOT, _shared_dir, run_cli_on_terminal
 
 SEEDS = ("seed_1_custom_layer", "seed_2_loss_activation", "seed_3_dependent_layer")
 
@@ -360,25 +359,8 @@ def test_indexing_a_large_directory_reports_progress_on_a_terminal(
     command = [PYTHON, "-m", "kerascope", "check", "my_model.h5", "--from", str(tree)]
     cwd = built / SEEDS[0]
 
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        command, cwd=cwd, env=QUIET_ENV, stdout=subprocess.PIPE, stderr=terminal
-    )
-    os.close(terminal)
-    drawn = b""
-    while True:
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        drawn += chunk
-    os.close(controller)
-    assert process.wait(timeout=120) == 4
-    assert process.stdout is not None
-    process.stdout.close()
-    text = drawn.decode()
+    code, _, text = run_cli_on_terminal(command, cwd=cwd)
+    assert code == 4
     assert "\r\x1b[K" in text  # one line, redrawn in place, erased at the end
     # The walk may end before the line's 0.2 s delay on a quiet machine; reading 5,000 files
     # takes seconds, so at least that phase is drawn.

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
 import signal
 import subprocess
@@ -22,7 +21,7 @@ import pytest
 
 import kerascope
 from kerascope._audit.store import StoreReport
-from tests.conftest import PYTHON, QUIET_ENV, run_cli, run_python
+from tests.conftest import PYTHON, QUIET_ENV, run_cli, run_cli_on_terminal, run_python
 
 SARIF_SCHEMA = Path(__file__).resolve().parent / "data" / "sarif-schema-2.1.0.json"
 PAYLOAD_MODULE = "tests.malicious.payloads"
@@ -371,26 +370,9 @@ def test_progress_is_drawn_on_a_terminal_and_erased(tmp_path: Path) -> None:
     store = tmp_path / "store"
     for index in range(400):
         _h5(store / f"m{index:04d}.h5", CLEAN)
-    controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [PYTHON, "-m", "kerascope", "scan", str(store), "--jobs", "2"],
-        env=QUIET_ENV,
-        stdout=subprocess.PIPE,
-        stderr=terminal,
-    )
-    os.close(terminal)
-    drawn = b""
-    while True:
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        drawn += chunk
-    os.close(controller)
-    assert process.communicate(timeout=120)[0].decode().startswith("\nSummary: nothing found")
-    text = drawn.decode()
+    command = [PYTHON, "-m", "kerascope", "scan", str(store), "--jobs", "2"]
+    _, stdout, text = run_cli_on_terminal(command)
+    assert stdout.decode().startswith("\nSummary: nothing found")
     assert re.search(r"\r\x1b\[Kscanning: \d+ of 400 models \(\d+ s\)", text), text
     assert text.endswith("\r\x1b[K")  # erased before the summary
     piped = run_cli("scan", str(store), "--jobs", "2")
