@@ -16,6 +16,7 @@ from kerascope._common.record import TYPE_CHECKING, Record
 from kerascope.errors import ModelFileError
 
 from .protowire import WireError, field_map, fields, read_varint
+from .slice_keys import SLICE_KEY_PREFIX, decode_slice_key
 
 if TYPE_CHECKING:
     from typing import Any
@@ -69,6 +70,9 @@ class TensorEntry(Record):
         return _NUMPY_DTYPES.get(self.dtype)
 
 
+Slice = tuple[tuple[tuple[int, int], ...], TensorEntry]  # ((start, length) per dim, its entry)
+
+
 class TrackableNode(Record):
     """One node of the checkpoint's object graph.
 
@@ -100,11 +104,19 @@ class Checkpoint:
         (32,)
     """
 
-    def __init__(self, root: str, prefix: str, num_shards: int, entries: dict[str, TensorEntry]):
+    def __init__(
+        self,
+        root: str,
+        prefix: str,
+        num_shards: int,
+        entries: dict[str, TensorEntry],
+        slices: dict[str, list[Slice]] | None = None,
+    ):
         self.root = root
         self.prefix = prefix
         self.num_shards = num_shards
         self.entries = entries
+        self.slices = slices or {}
 
     def _fail(self, problem: str) -> ModelFileError:
         return ModelFileError(self.root, problem)
@@ -127,7 +139,10 @@ class Checkpoint:
             ModelFileError: Missing shard, a shard outside the SavedModel directory, or an
                 offset/size past the end of the shard.
         """
-        entry = self.entry(key)
+        return self._read_entry(self.entry(key))
+
+    def _read_entry(self, entry: TensorEntry) -> bytearray:
+        key = entry.key
         if not 0 <= entry.shard < self.num_shards:
             raise self._fail(f"variable '{key}' is in shard {entry.shard} of {self.num_shards}")
         path = f"{self.prefix}.data-{entry.shard:05d}-of-{self.num_shards:05d}"
@@ -162,12 +177,15 @@ class Checkpoint:
             ModelFileError: An unsupported dtype, or a size that does not match the shape.
         """
         entry = self.entry(key)
-        dtype = entry.numpy_dtype
+        if key in self.slices:
+            return self._assemble(entry, self.slices[key])
+        return self._entry_array(entry)
+
+    def _entry_array(self, entry: TensorEntry) -> Any:
+        key, dtype = entry.key, entry.numpy_dtype
         if dtype is None:
             raise self._fail(f"variable '{key}' has TensorFlow dtype {entry.dtype}, not supported")
-        count = 1
-        for dim in entry.shape:
-            count *= dim
+        count = _count(entry.shape)
         if count * _ITEM_SIZES[entry.dtype] != entry.size:
             raise self._fail(
                 f"variable '{key}' of shape {list(entry.shape)} needs "
@@ -175,9 +193,36 @@ class Checkpoint:
             )
         import numpy as np
 
-        data = self.read_bytes(key)
+        data = self._read_entry(entry)
         # A bytearray: the array is writable and shares its memory (no second copy).
         return np.frombuffer(data, dtype=dtype).reshape(entry.shape)
+
+    def _assemble(self, whole: TensorEntry, pieces: list[Slice]) -> Any:
+        """A variable saved in slices, put together from them (they must tile it exactly)."""
+        import numpy as np
+
+        key, dtype = whole.key, whole.numpy_dtype
+        if dtype is None:
+            raise self._fail(f"variable '{key}' has TensorFlow dtype {whole.dtype}, not supported")
+        out = np.zeros(whole.shape, dtype=dtype)
+        covered = 0
+        for extents, piece in pieces:
+            if len(extents) != len(whole.shape) or piece.dtype != whole.dtype:
+                raise self._fail(f"a slice of variable '{key}' does not match its rank or dtype")
+            index = []
+            for (start, saved_length), dim in zip(extents, whole.shape, strict=True):
+                length = dim if saved_length == -1 else saved_length
+                if start < 0 or length < 0 or start + length > dim:
+                    raise self._fail(f"a slice of variable '{key}' lies outside its shape")
+                index.append(slice(start, start + length))
+            lengths = tuple(item.stop - item.start for item in index)
+            if piece.shape != lengths:
+                raise self._fail(f"a slice of variable '{key}' has the wrong shape")
+            out[tuple(index)] = self._entry_array(piece)
+            covered += _count(lengths)
+        if covered != _count(whole.shape):
+            raise self._fail(f"the slices of variable '{key}' do not cover it exactly")
+        return out
 
     def read_strings(self, key: str) -> list[bytes]:
         """A string tensor: its elements as bytes (varint lengths, a crc32c, then the bytes)."""
@@ -185,9 +230,7 @@ class Checkpoint:
         if entry.dtype != _STRING:
             raise self._fail(f"variable '{key}' is not a string tensor")
         data = self.read_bytes(key)
-        count = 1
-        for dim in entry.shape:
-            count *= dim
+        count = _count(entry.shape)
         if count > len(data):
             raise self._fail(f"string tensor '{key}' claims {count} elements in {len(data)} bytes")
         try:
@@ -275,17 +318,36 @@ def open_checkpoint(savedmodel_dir: str) -> Checkpoint:
         raise fail(f"cannot be read ({error.strerror})") from None
     try:
         entries = _read_table(buffer)
-        header = field_map(entries.pop(_HEADER_KEY, b""))
-        tensors = {key: _tensor_entry(key, value) for key, value in entries.items()}
+        header = field_map(entries.pop(_HEADER_KEY.encode(), b""))
+        tensors: dict[str, TensorEntry] = {}
+        slices: dict[str, list[Slice]] = {}
+        for raw_key, value in entries.items():
+            if raw_key.startswith(SLICE_KEY_PREFIX):
+                name, extents = decode_slice_key(raw_key)
+                piece = _tensor_entry(f"{name} (a slice)", value)
+                slices.setdefault(name, []).append((extents, piece))
+            else:
+                key = raw_key.decode("utf-8")
+                tensors[key] = _tensor_entry(key, value)
     except (WireError, UnicodeDecodeError) as error:
         raise fail(f"is truncated or not a checkpoint index ({error})") from None
+    unlisted = sorted(set(slices) - set(tensors))
+    if unlisted:
+        raise fail(f"has slices of variables it does not list: {unlisted}")
     num_shards = header.get(1, 1)
     if not isinstance(num_shards, int) or not 1 <= num_shards <= _MAX_SHARDS:
         raise fail(f"names {num_shards} data shards")
-    return Checkpoint(savedmodel_dir, prefix, num_shards, tensors)
+    return Checkpoint(savedmodel_dir, prefix, num_shards, tensors, slices)
 
 
-def _read_table(buffer: bytes) -> dict[str, bytes]:
+def _count(shape: tuple[int, ...]) -> int:
+    count = 1
+    for dim in shape:
+        count *= dim
+    return count
+
+
+def _read_table(buffer: bytes) -> dict[bytes, bytes]:
     """Every key → value of a LevelDB-format table (one index block over data blocks)."""
     if len(buffer) < _FOOTER_BYTES or buffer[-8:] != _MAGIC:
         raise WireError("no table footer (bad magic)")
@@ -295,12 +357,12 @@ def _read_table(buffer: bytes) -> dict[str, bytes]:
     index_offset, position = read_varint(footer, position)
     index_size, _ = read_varint(footer, position)
     limit = len(buffer) - _FOOTER_BYTES
-    out: dict[str, bytes] = {}
+    out: dict[bytes, bytes] = {}
     for _, handle in _block(buffer, index_offset, index_size, limit):
         block_offset, position = read_varint(handle, 0)
         block_size, _ = read_varint(handle, position)
         for key, value in _block(buffer, block_offset, block_size, limit):
-            out[key.decode("utf-8")] = value
+            out[key] = value
     return out
 
 
