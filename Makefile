@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast test-jax test-torch lint bench fuzz builtins tfops clean
+.PHONY: demo test test-fast test-jax test-torch test-keras215 lint bench fuzz builtins tfops clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,17 @@ $(TORCH_STAMP): pyproject.toml constraints.txt
 		'.venv-torch: torch ' + torch.__version__ + ' is a CUDA build; want the CPU wheel')"
 	touch $@
 
+# A second Keras 2 writer (issue 13): TensorFlow 2.15, whose tf.keras is the keras 2.15 package
+# (module paths `keras.src.engine`, optimizers under `keras.optimizers.experimental`), as most
+# files written before tf-keras were. Only the corpus is built there; kerascope runs in .venv.
+K215_VENV := .venv-keras215
+K215_STAMP := $(K215_VENV)/.installed
+
+$(K215_STAMP): constraints-keras215.txt
+	test -x $(K215_VENV)/bin/python || $(PYTHON) -m venv $(K215_VENV)
+	$(K215_VENV)/bin/python -m pip install --quiet -c constraints-keras215.txt tensorflow-cpu h5py
+	touch $@
+
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
@@ -58,6 +69,11 @@ test-jax: $(STAMP) $(JAX_STAMP)
 
 test-torch: $(STAMP) $(TORCH_STAMP)
 	KERAS_BACKEND=torch $(TORCH_VENV)/bin/python -m pytest -n 2 -q tests/backends
+
+# The Keras 2 tests again, on a corpus written by keras 2.15 instead of tf-keras 2.21.
+test-keras215: $(STAMP) $(K215_STAMP)
+	KERASCOPE_KERAS2_WRITER=$(K215_VENV)/bin/python $(PY) -m pytest -n 2 -q \
+		tests/test_keras2.py tests/test_keras2_mustshow.py tests/test_savedmodel.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests tools bench examples
@@ -90,4 +106,4 @@ tfops: $(STAMP)
 	$(PY) tools/gen_tf_ops.py src/kerascope/_data/tf_ops.json
 
 clean:
-	rm -rf $(VENV) $(JAX_VENV) $(TORCH_VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(JAX_VENV) $(TORCH_VENV) $(K215_VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -72,16 +72,22 @@ def zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def keras2_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The Keras 2 corpus (tf-keras 2.21, tests/fixtures/keras2/build_corpus.py), built once
-    for all xdist workers; used by tests/test_keras2.py and tests/test_savedmodel.py."""
+    for all xdist workers; used by tests/test_keras2.py and tests/test_savedmodel.py.
+    With ``KERASCOPE_KERAS2_WRITER=PYTHON`` that Python writes it (``make test-keras215``)."""
     if importlib.util.find_spec("tf_keras") is None:
         pytest.skip("tf-keras is not installed (pip install 'kerascope[legacy]')")
-    folder = _shared_dir(tmp_path_factory, "keras2_corpus")
-    with open(folder.parent / "keras2_corpus.lock", "w") as lock:
+    # Another writer's Python (make test-keras215: TensorFlow 2.15's keras 2.15), else tf-keras.
+    writer = os.environ.get("KERASCOPE_KERAS2_WRITER")
+    env = {**QUIET_ENV, "TF_USE_LEGACY_KERAS": "1"}
+    if writer:
+        env.pop("TF_USE_LEGACY_KERAS", None)  # TensorFlow 2.15 would look for tf_keras
+    folder = _shared_dir(tmp_path_factory, "keras2_corpus" + ("_other_writer" if writer else ""))
+    with open(folder.parent / f"{folder.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (folder / "done").exists():
             result = subprocess.run(
-                [PYTHON, str(FIXTURES / "keras2" / "build_corpus.py"), str(folder)],
-                env={**QUIET_ENV, "TF_USE_LEGACY_KERAS": "1"},
+                [writer or PYTHON, str(FIXTURES / "keras2" / "build_corpus.py"), str(folder)],
+                env=env,
                 capture_output=True,
                 text=True,
                 check=False,

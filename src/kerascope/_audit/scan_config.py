@@ -12,6 +12,7 @@ import sys
 
 from kerascope._common.record import TYPE_CHECKING
 from kerascope._reading import keras_names as _builtins
+from kerascope._reading.keras2_names import is_keras2_builtin_location
 from kerascope._reading.references import Reference, find_references
 
 from .findings import Finding
@@ -198,6 +199,8 @@ def _reference_findings(reference: Reference) -> Iterator[Finding]:
             path,
             key,
         )
+    elif is_keras2_builtin_location(module, name):
+        return  # a Keras 2 built-in (Functional, an optimizer, a tf op layer): no code to import
     elif reference.custom and module and _builtins.is_importable_keras_package(module):
         if top == "keras":
             yield Finding(

@@ -9,6 +9,7 @@ and fails loudly there. No rule invents weights.
 from __future__ import annotations
 
 from kerascope._common.record import TYPE_CHECKING, Record
+from kerascope._reading.keras2_names import KERAS2_MODEL_MODULE_PREFIXES, KERAS2_OPTIMIZER_MODULE
 from kerascope._reading.tf_ops import OP_LAYER_CLASSES, OP_LAYER_MODULE
 
 if TYPE_CHECKING:
@@ -17,8 +18,9 @@ if TYPE_CHECKING:
 __all__ = ["RULES", "Applied", "Translation", "translate"]
 
 RULES = {
-    "module-path": "tf-keras records built-in model classes under `tf_keras.src.engine`, "
-    "which Keras 3 cannot locate",
+    "module-path": "Keras 2 records built-in model classes under `tf_keras.src.engine` (tf-keras) "
+    "or `keras.src.engine` (keras 2.13-2.15), and optimizers under `keras.optimizers.experimental`"
+    " (keras 2.11-2.15), which Keras 3 cannot locate",
     "batch-input-shape": "Keras 3 layers other than InputLayer reject `batch_input_shape`",
     "time-major": "Keras 3 RNN layers reject `time_major` (Keras 2 only)",
     "lambda-legacy-format": "Keras 2 writes Lambda bytecode as [code, defaults, closure]; "
@@ -145,7 +147,11 @@ def _layer(layer: dict[str, Any], log: _Log) -> None:
     if not isinstance(cls, str):  # a hostile config: nothing to recognise, nothing to rewrite
         cls = ""
     module = layer.get("module")
-    if isinstance(module, str) and module.startswith("tf_keras.") and cls in _MODEL_MODULES:
+    if (
+        isinstance(module, str)
+        and module.startswith(KERAS2_MODEL_MODULE_PREFIXES)
+        and cls in _MODEL_MODULES
+    ):
         layer["module"] = _MODEL_MODULES[cls]
         log.add("module-path", f"`{module}.{cls}` → Keras 3 `{cls}`")
     config = layer.get("config")
@@ -243,6 +249,10 @@ def _kwarg(value: Any) -> Any:
 
 def _optimizer(optimizer: dict[str, Any], log: _Log) -> None:
     name = optimizer.get("class_name")
+    module = optimizer.get("module")
+    if module == KERAS2_OPTIMIZER_MODULE and name in _OPTIMIZERS:
+        optimizer["module"] = "keras.optimizers"
+        log.add("module-path", f"`{module}.{name}` → Keras 3 `keras.optimizers.{name}`")
     if isinstance(name, str) and name.startswith("Custom>") and name[7:] in _OPTIMIZERS:
         optimizer["class_name"] = name[7:]
         schedule = isinstance((optimizer.get("config") or {}).get("learning_rate"), dict)
