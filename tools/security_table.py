@@ -191,7 +191,12 @@ def _payload_row(name: str, row: dict[str, Any]) -> str:
         f"`{name}` (`{row['file']}`)",
         "<br>".join(keras_cells),
         _scan_cell(row.get("scan")),
-        _load_cell(row.get("kerascope_load")),
+        _load_cell(row.get("kerascope_load"))
+        + (
+            "<br>`safe_mode=False`: " + _load_cell(row["kerascope_load_unsafe"])
+            if row.get("kerascope_load_unsafe")
+            else ""
+        ),
     ]
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 

@@ -172,7 +172,7 @@ def _fix(code: LambdaCode, python: bool = False) -> str:
         where = f"module {code.module}" if code.module else "your code"
         given = "sources=[...] or trust=[...]" if python else "--from or --trust"
         return (
-            f"give kerascope the code that defines {facts.name} ({where}) with {given}: it then "
-            "uses your function and never runs the bytecode"
+            f"if a Keras 2 file and you have the code that defines {facts.name} ({where}), give "
+            f"it with {given}: kerascope then uses your function and never runs the bytecode"
         )
-    return "nothing to do: kerascope read it to tell you what it would run"
+    return "nothing to do: this says what the bytecode would run"
