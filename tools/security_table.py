@@ -42,8 +42,8 @@ file names. It reads
   bytecode (read as data, never with `marshal.loads`: the function's name and the names it
   reads; names that reach files, processes, the network or dynamic code, such as `os`,
   `system`, `open`, `eval`, `__import__`, are a high `lambda-bytecode-dangerous-names` that
-  `safe_mode=False` does not accept), modules outside Keras (the standard library above all), Keras APIs that are not
-  modeling objects (Keras's own list: `keras.utils.get_file`,
+  `safe_mode=False` does not accept), modules outside Keras (the standard library above all),
+  Keras APIs that are not modeling objects (Keras's own list: `keras.utils.get_file`,
   `keras.config.enable_unsafe_deserialization`, ...; and every other public Keras callable that
   is not a layer, activation, loss, metric, initializer, regularizer, constraint, optimizer,
   schedule or op: `keras.applications` builders, `keras.datasets` loaders, `keras.utils`
