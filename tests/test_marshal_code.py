@@ -42,6 +42,8 @@ def _normalize(value: Any) -> Any:
         return {"code": value.name}
     if isinstance(value, (tuple, list)):
         return [_normalize(item) for item in value]
+    if isinstance(value, dict):
+        return {"dict": [[_normalize(k), _normalize(v)] for k, v in value.items()]}
     if isinstance(value, frozenset):
         return {"set": sorted(json.dumps(_normalize(item)) for item in value)}
     return {"repr": repr(value)}
@@ -127,7 +129,9 @@ def _normalize_live(value: Any) -> Any:
         return {"code": value.co_name}
     if isinstance(value, (tuple, list)):
         return [_normalize_live(item) for item in value]
-    if isinstance(value, frozenset):
+    if isinstance(value, dict):
+        return {"dict": [[_normalize_live(k), _normalize_live(v)] for k, v in value.items()]}
+    if isinstance(value, (set, frozenset)):
         return {"set": sorted(json.dumps(_normalize_live(item)) for item in value)}
     return {"repr": repr(value)}
 
@@ -147,7 +151,10 @@ CONSTANTS = st.recursive(
     lambda children: st.one_of(
         st.tuples(children, children),
         st.lists(children, max_size=4).map(tuple),
+        st.lists(children, max_size=3),
+        st.dictionaries(st.text(max_size=5), children, max_size=3),
         st.frozensets(st.one_of(st.integers(), st.text(max_size=5)), max_size=4),
+        st.sets(st.integers(), max_size=4),
     ),
     max_leaves=20,
 )
