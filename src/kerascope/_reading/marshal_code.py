@@ -24,8 +24,9 @@ import struct
 from kerascope._common.record import TYPE_CHECKING, Record
 from kerascope.errors import ModelFileError
 
+from .marshal_values import CONTAINERS, NULL, SCALARS, SINGLETONS, Malformed
+
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from typing import Any
 
 __all__ = [
@@ -41,7 +42,6 @@ __all__ = [
 MAX_BYTES = 1 << 20  # a Lambda's code object is a few hundred bytes to a few KiB
 MAX_DEPTH = 100  # nested tuples and code objects; CPython's own limit is 2000
 MAX_OBJECTS = 100_000
-_MAX_LONG_DIGITS = 1024  # 15-bit digits: integers up to 2**15360
 _FLAG_REF = 0x80
 _FAST_LOCAL, _FAST_FREE = 0x20, 0x80  # CPython 3.11+ ``co_localspluskinds``: local, free
 _LAYOUTS = ("3.11-3.13", "3.8-3.10", "3.6-3.7")
@@ -185,8 +185,8 @@ def read_code(data: bytes) -> CodeFacts:
         try:
             value = reader.object(0)
             if reader.position != len(data):
-                raise _Malformed(f"{len(data) - reader.position} bytes follow the code object")
-        except _Malformed as error:
+                raise Malformed(f"{len(data) - reader.position} bytes follow the code object")
+        except Malformed as error:
             failures.append((reader.position, f"{error} (at byte {reader.position})"))
             continue
         assert isinstance(value, CodeFacts)  # the first type code is "c"
@@ -199,12 +199,7 @@ def read_code(data: bytes) -> CodeFacts:
     raise BytecodeError(max(failures)[1])
 
 
-class _Malformed(Exception):
-    """The data does not fit the layout being tried."""
-
-
 _PENDING = object()  # a reference slot reserved for an object still being read
-_NULL = object()  # TYPE_NULL: ends a dict
 
 
 class _Reader:
@@ -217,7 +212,7 @@ class _Reader:
 
     def take(self, size: int) -> bytes:
         if size < 0 or size > len(self.data) - self.position:
-            raise _Malformed(f"needs {size} bytes, {len(self.data) - self.position} are left")
+            raise Malformed(f"needs {size} bytes, {len(self.data) - self.position} are left")
         chunk = self.data[self.position : self.position + size]
         self.position += size
         return chunk
@@ -232,7 +227,7 @@ class _Reader:
     def size(self, what: str, per_item: int = 1) -> int:
         size = self.long()
         if size < 0 or size * per_item > len(self.data) - self.position:
-            raise _Malformed(f"{what} of size {size} in {len(self.data) - self.position} bytes")
+            raise Malformed(f"{what} of size {size} in {len(self.data) - self.position} bytes")
         return size
 
     def reserve(self, flagged: bool) -> int:
@@ -248,36 +243,36 @@ class _Reader:
 
     def object(self, depth: int) -> Any:
         if depth > MAX_DEPTH:
-            raise _Malformed(f"nested deeper than {MAX_DEPTH} levels")
+            raise Malformed(f"nested deeper than {MAX_DEPTH} levels")
         self.count += 1
         if self.count > MAX_OBJECTS:
-            raise _Malformed(f"holds more than {MAX_OBJECTS:,} objects")
+            raise Malformed(f"holds more than {MAX_OBJECTS:,} objects")
         code = self.byte()
         flagged, kind = bool(code & _FLAG_REF), chr(code & ~_FLAG_REF)
-        if kind in _SINGLETONS:
-            return _SINGLETONS[kind]
+        if kind in SINGLETONS:
+            return SINGLETONS[kind]
         if kind == "r":
             return self.reference()
-        if kind in _SCALARS:
-            return self.fill(self.reserve(flagged), _SCALARS[kind](self))
-        if kind in _CONTAINERS:
+        if kind in SCALARS:
+            return self.fill(self.reserve(flagged), SCALARS[kind](self))
+        if kind in CONTAINERS:
             index = self.reserve(flagged)
-            return self.fill(index, _CONTAINERS[kind](self, depth + 1))
+            return self.fill(index, CONTAINERS[kind](self, depth + 1))
         if kind == "c":
             index = self.reserve(flagged)
             return self.fill(index, self.code(depth + 1))
-        raise _Malformed(f"unknown type code {kind!r}")
+        raise Malformed(f"unknown type code {kind!r}")
 
     def reference(self) -> Any:
         index = self.long()
         if not 0 <= index < len(self.refs) or self.refs[index] is _PENDING:
-            raise _Malformed(f"invalid reference {index}")
+            raise Malformed(f"invalid reference {index}")
         return self.refs[index]
 
     def items(self, depth: int, size: int) -> list[Any]:
         values = [self.object(depth) for _ in range(size)]
-        if any(value is _NULL for value in values):
-            raise _Malformed("a NULL object inside a container")
+        if any(value is NULL for value in values):
+            raise Malformed("a NULL object inside a container")
         return values
 
     def code(self, depth: int) -> CodeFacts:
@@ -299,7 +294,7 @@ class _Reader:
         first_line = self.long()
         self.typed(depth, bytes, "co_lnotab")
         if argcount + kwonly > len(local_names):
-            raise _Malformed("more arguments than local names")
+            raise Malformed("more arguments than local names")
         return CodeFacts(
             name, None, filename, first_line, argcount, kwonly, flags, names, local_names,
             free_names, constants, self.layout,
@@ -319,9 +314,9 @@ class _Reader:
         self.typed(depth, bytes, "co_linetable")
         self.typed(depth, bytes, "co_exceptiontable")
         if len(kinds) != len(locals_plus):
-            raise _Malformed("co_localspluskinds and co_localsplusnames differ in length")
+            raise Malformed("co_localspluskinds and co_localsplusnames differ in length")
         if argcount + kwonly > len(locals_plus):
-            raise _Malformed("more arguments than local names")
+            raise Malformed("more arguments than local names")
         local_names = tuple(
             n for n, kind in zip(locals_plus, kinds, strict=True) if kind & _FAST_LOCAL
         )
@@ -334,7 +329,7 @@ class _Reader:
     def count_field(self) -> int:
         value = self.long()
         if value < 0:
-            raise _Malformed(f"a negative count ({value}) in a code object")
+            raise Malformed(f"a negative count ({value}) in a code object")
         return value
 
     def typed(self, depth: int, expected: type, field: str) -> Any:
@@ -342,136 +337,11 @@ class _Reader:
         if not isinstance(value, expected) or isinstance(value, CodeFacts) != (
             expected is CodeFacts
         ):
-            raise _Malformed(f"{field} is a {type(value).__name__}, not a {expected.__name__}")
+            raise Malformed(f"{field} is a {type(value).__name__}, not a {expected.__name__}")
         return value
 
     def names(self, depth: int, field: str) -> tuple[str, ...]:
         value = self.typed(depth, tuple, field)
         if not all(isinstance(item, str) for item in value):
-            raise _Malformed(f"{field} holds something other than names")
+            raise Malformed(f"{field} holds something other than names")
         return value  # type: ignore[no-any-return]
-
-
-def _bytes(reader: _Reader) -> bytes:
-    return reader.take(reader.size("bytes"))
-
-
-def _utf8(reader: _Reader) -> str:
-    try:
-        return reader.take(reader.size("text")).decode("utf-8", "surrogatepass")
-    except UnicodeDecodeError as error:
-        raise _Malformed(f"text that is not UTF-8 ({error.reason})") from None
-
-
-def _ascii(reader: _Reader) -> str:
-    return reader.take(reader.size("text")).decode("latin-1")
-
-
-def _short_ascii(reader: _Reader) -> str:
-    return reader.take(reader.byte()).decode("latin-1")
-
-
-def _int64(reader: _Reader) -> int:
-    value: int = struct.unpack("<q", reader.take(8))[0]
-    return value
-
-
-def _long(reader: _Reader) -> int:
-    signed = reader.long()
-    size = abs(signed)
-    if size > _MAX_LONG_DIGITS:
-        raise _Malformed(f"an integer of {size} digits, over the limit")
-    digits = struct.unpack(f"<{size}H", reader.take(2 * size))
-    if any(digit >= 1 << 15 for digit in digits) or (digits and digits[-1] == 0):
-        raise _Malformed("an integer digit out of range")
-    value: int = sum(digit << (15 * index) for index, digit in enumerate(digits))
-    return -value if signed < 0 else value
-
-
-def _float_text(reader: _Reader) -> float:
-    text = reader.take(reader.byte()).decode("latin-1")
-    if not text or not all(c in "0123456789.eE+-infatyINFATY" for c in text):
-        raise _Malformed(f"a float written as {text!r}")
-    try:
-        return float(text)
-    except ValueError:
-        raise _Malformed(f"a float written as {text!r}") from None
-
-
-def _float_binary(reader: _Reader) -> float:
-    value: float = struct.unpack("<d", reader.take(8))[0]
-    return value
-
-
-def _tuple(reader: _Reader, depth: int) -> tuple[Any, ...]:
-    return tuple(reader.items(depth, reader.size("tuple")))
-
-
-def _small_tuple(reader: _Reader, depth: int) -> tuple[Any, ...]:
-    return tuple(reader.items(depth, reader.byte()))
-
-
-def _dict(reader: _Reader, depth: int) -> dict[Any, Any]:
-    result: dict[Any, Any] = {}
-    while True:
-        key = reader.object(depth)
-        if key is _NULL:
-            return result
-        value = reader.object(depth)
-        if value is _NULL:
-            raise _Malformed("a dict entry without a value")
-        result[_hashable(key)] = value
-
-
-def _set(reader: _Reader, depth: int) -> frozenset[Any]:
-    return frozenset(_hashable(item) for item in reader.items(depth, reader.size("set")))
-
-
-def _slice(reader: _Reader, depth: int) -> slice:  # marshal version 5 (CPython 3.14)
-    start, stop, step = reader.items(depth, 3)
-    return slice(start, stop, step)
-
-
-def _hashable(value: Any) -> Any:
-    try:
-        hash(value)
-    except TypeError:
-        raise _Malformed(
-            f"an unhashable {type(value).__name__} as a set item or dict key"
-        ) from None
-    return value
-
-
-_SINGLETONS: dict[str, Any] = {
-    "N": None,
-    "T": True,
-    "F": False,
-    ".": ...,
-    "S": StopIteration,
-    "0": _NULL,
-}
-_SCALARS: dict[str, Callable[[_Reader], Any]] = {
-    "i": lambda reader: reader.long(),
-    "I": _int64,
-    "l": _long,
-    "f": _float_text,
-    "g": _float_binary,
-    "x": lambda reader: complex(_float_text(reader), _float_text(reader)),
-    "y": lambda reader: complex(_float_binary(reader), _float_binary(reader)),
-    "s": _bytes,
-    "u": _utf8,
-    "t": _utf8,
-    "a": _ascii,
-    "A": _ascii,
-    "z": _short_ascii,
-    "Z": _short_ascii,
-}
-_CONTAINERS: dict[str, Callable[[_Reader, int], Any]] = {
-    "(": _tuple,
-    ")": _small_tuple,
-    "[": lambda reader, depth: reader.items(depth, reader.size("list")),
-    "{": _dict,
-    "<": _set,
-    ">": _set,
-    ":": _slice,
-}
