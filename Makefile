@@ -95,7 +95,7 @@ bench: $(STAMP)
 
 # The fuzz tests of the readers with many more examples (the normal suite runs a few hundred).
 fuzz: $(STAMP)
-	KERASCOPE_FUZZ=long $(PY) -m pytest -q -p no:xdist --hypothesis-show-statistics tests/test_fuzz_readers.py
+	KERASCOPE_FUZZ=long $(PY) -m pytest -q -p no:xdist --hypothesis-show-statistics tests/test_fuzz_readers.py tests/test_marshal_code.py
 
 # Regenerate the table of Keras built-in names from the installed Keras.
 builtins: $(STAMP)

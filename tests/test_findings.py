@@ -3,7 +3,9 @@ per rule: hand-made files, no Keras (the lint's side is in test_lint.py)."""
 
 from __future__ import annotations
 
+import base64
 import json
+import marshal
 import warnings
 import zipfile
 from pathlib import Path
@@ -34,7 +36,8 @@ def _archive(tmp: Path, layer: dict[str, Any], name: str = "m.keras") -> Path:
 
 
 def _lambda_file(tmp: Path) -> Path:
-    function = {"class_name": "__lambda__", "config": {"code": "4wEAAAA=", "defaults": None}}
+    code = base64.b64encode(marshal.dumps((lambda x: x).__code__)).decode()  # real bytecode
+    function = {"class_name": "__lambda__", "config": {"code": code, "defaults": None}}
     layer = {
         "module": "keras.layers",
         "class_name": "Lambda",
@@ -104,7 +107,9 @@ def test_json_findings_have_the_record_keys(tmp_path: Path) -> None:
     path = _lambda_file(tmp_path)
     inspected = json.loads(run_cli("inspect", str(path), "--json").stdout)
     assert inspected["schema_version"] == 2
-    assert [set(f) for f in inspected["findings"]] == [FINDING_KEYS]
+    assert all(set(f) == FINDING_KEYS for f in inspected["findings"])
+    # the refusal, and what the bytecode reads (kerascope._audit.scan_lambda)
+    assert [f["code"] for f in inspected["findings"]] == ["lambda", "lambda-bytecode"]
     assert inspected["findings"][0]["severity"] == "high"
     scanned = json.loads(run_cli("scan", str(path), "--json").stdout)
     assert scanned["schema_version"] == 1
@@ -118,7 +123,7 @@ def test_cli_renders_findings_highest_first(tmp_path: Path) -> None:
     result = run_cli("inspect", str(path))
     assert f"  high: lambda at {LAMBDA_PATH}" in result.stdout
     scanned = run_cli("scan", str(path)).stdout.splitlines()
-    assert scanned[0].endswith(": .keras archive: 1 high")
+    assert scanned[0].endswith(": .keras archive: 1 high, 1 info")
     assert scanned[1] == f"  high: lambda at {LAMBDA_PATH}"
     assert scanned[3].startswith("    fix: ") and "--unsafe" in scanned[3]
 

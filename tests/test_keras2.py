@@ -22,9 +22,7 @@ pytestmark = pytest.mark.slow
 
 # Not handled yet (shims of issue 13 still to do); each must fail with a kerascope error, never
 # load into a model that fails its first predict.
-KNOWN_GAPS = {
-    "lambda_named_fn": "Lambda over a named module function: marshalled bytecode",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def _load_all(corpus: Path, kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -106,9 +104,29 @@ def test_migrate_h5_proves_parity_against_tf_keras(keras2_corpus: Path, tmp_path
     assert "applied: optimizer `Custom>RMSprop` → `RMSprop`" in plan.stdout
 
 
+def test_a_keras2_lambda_over_a_named_function_loads_from_your_code(keras2_corpus: Path) -> None:
+    """tf-keras stored Lambda(k2objects.double_plus_one) as bytecode: with the code that defines
+    it, kerascope uses the function and never runs the bytecode, so no --unsafe is needed."""
+    for kind in ("h5", "keras"):
+        path = str(keras2_corpus / f"lambda_named_fn.{kind}")
+        result = _cli("load", path, "--from", str(FIXTURES / "keras2"))
+        assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+        assert (
+            "applied: Lambda bytecode of `double_plus_one` → function "
+            "`k2objects.double_plus_one` from your code"
+        ) in result.stdout
+        assert "the bytecode is not run" in result.stdout
+        assert "__lambda__" not in result.stdout  # no bytecode left to run
+        # Without the code, the bytecode route stays: refused, it needs --unsafe.
+        refused = _cli("load", path)
+        assert refused.returncode == 4, refused.stdout
+        assert "needs --unsafe" in refused.stdout
+        assert "the bytecode is function `double_plus_one` (module k2objects)" in refused.stdout
+
+
 def test_a_keras2_file_kerascope_cannot_run_exits_non_zero(keras2_corpus: Path) -> None:
-    # A Lambda over a named module function is not handled yet: refused, never exit 0.
+    # Lambda bytecode of a Python lambda, without --unsafe: refused, never exit 0.
     result = _cli(
-        "load", str(keras2_corpus / "lambda_named_fn.keras"), "--from", str(FIXTURES / "keras2")
+        "load", str(keras2_corpus / "lambda_python.keras"), "--from", str(FIXTURES / "keras2")
     )
     assert result.returncode != 0, result.stdout

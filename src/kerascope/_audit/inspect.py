@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from kerascope._reading.references import Kind
 
 from kerascope._reading.keras_names import builtin_layer_names
+from kerascope._reading.lambda_code import find_lambda_code
 from kerascope._reading.manifest import Manifest, ManifestError, parse_manifest
 from kerascope._reading.modelfile import ModelFile, WeightsInfo, read_model_file
 from kerascope._reading.provenance import Provenance, provenance
@@ -23,6 +24,7 @@ from kerascope.errors import ModelFileError
 
 from .findings import Finding
 from .pitfalls import find_findings
+from .scan_lambda import lambda_code_findings
 
 __all__ = ["JSON_SCHEMA_VERSION", "CustomObject", "Inspection", "inspect"]
 
@@ -222,6 +224,8 @@ def inspect(path: str | os.PathLike[str]) -> Inspection:
         for r in references
     ]
     manifest, manifest_problem = _manifest(model_file.manifest)
+    lambdas = translation.lambdas if translation else find_lambda_code(model_file.config)
+    findings = find_findings(model_file, references) + lambda_code_findings(lambdas)
     return Inspection(
         path=model_file.path,
         format=model_file.format,
@@ -231,7 +235,7 @@ def inspect(path: str | os.PathLike[str]) -> Inspection:
         weights=model_file.weights,
         model_class=str(model_file.config["class_name"]),
         references=tuple(references),
-        findings=tuple(find_findings(model_file, references)),
+        findings=tuple(findings),
         manifest=manifest,
         manifest_problem=manifest_problem,
         provenance=origin,

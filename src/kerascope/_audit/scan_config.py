@@ -13,9 +13,11 @@ import sys
 from kerascope._common.record import TYPE_CHECKING
 from kerascope._reading import keras_names as _builtins
 from kerascope._reading.keras2_names import is_keras2_builtin_location
+from kerascope._reading.lambda_code import find_lambda_code
 from kerascope._reading.references import Reference, find_references
 
 from .findings import Finding
+from .scan_lambda import lambda_code_findings
 from .scan_tfops import op_layer_findings
 
 if TYPE_CHECKING:
@@ -98,6 +100,7 @@ def config_findings(
     findings = [f for reference in references for f in _reference_findings(reference)]
     findings += _value_findings(config, "$", None)
     findings += op_layer_findings(config)
+    findings += lambda_code_findings(find_lambda_code(config))
     if training_config is not None:
         findings += _value_findings(training_config, "$.training_config", None)
     return findings

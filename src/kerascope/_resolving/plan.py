@@ -25,6 +25,7 @@ from .backend_check import REASON as _BACKEND_BOUND
 from .backend_check import BackendCode, backend_code, backend_problem
 from .constructor import constructor_owner, constructor_owners
 from .drift import drift, version_notes
+from .named_lambdas import resolve_named_lambdas
 from .op_layer_check import op_layer_problems
 from .refusals import audit_problems, impostors, lambda_switch
 from .resolve import TRAINING_ROOTS, Finder, Resolution
@@ -119,6 +120,7 @@ def make_plan(
         in_scope=in_scope,
         model_path=inspection.path,
     )
+    inspection, not_run = resolve_named_lambdas(inspection, finder)  # Keras 2 Lambda(named fn)
     compile_fixes, unfixable = _compile_strings(inspection)
     owners = constructor_owners(inspection.references)
     resolutions = []
@@ -133,7 +135,7 @@ def make_plan(
     if not compile_flag:
         compile_fixes = {}
     problems += finder.cycle_problems(resolutions)
-    problems += audit_problems(report, inspection, allowed)
+    problems += audit_problems(report, inspection, allowed, not_run)
     problems += impostors(inspection)
     backend = active_backend()
     problems += op_layer_problems(inspection, backend, allowed)

@@ -15,6 +15,7 @@ from kerascope._audit.scan import ScanReport
 from kerascope._reading import keras_names as _builtins
 from kerascope.errors import Problem
 
+from .named_lambdas import BYTECODE_FINDINGS
 from .spoofing import impostor
 
 __all__ = ["audit_problems", "impostors", "lambda_switch"]
@@ -28,28 +29,39 @@ _KERAS2_LAMBDA = (
 
 
 def audit_problems(
-    report: ScanReport, inspection: Inspection, allowed: frozenset[str]
+    report: ScanReport,
+    inspection: Inspection,
+    allowed: frozenset[str],
+    not_run: frozenset[str] = frozenset(),
 ) -> list[Problem]:
     """A problem for every ``high`` finding of the scan and of inspect, each once, unless its
     code is allowed (both report ``lambda`` and ``non-modeling-api``, from one rule). Lambda's
-    fix is safe mode; a Keras 2 file's Lambda says that it is one."""
+    fix is safe mode; a Keras 2 file's Lambda says that it is one, and every Lambda problem says
+    what its bytecode reads. Findings about the bytecode of the Lambdas at ``not_run`` (their
+    function comes from the user's code instead) stop nothing."""
     found = {(f.code, f.json_path): f for f in (*report.findings, *inspection.findings)}
+    read = {f.json_path: f.message for f in found.values() if f.code == "lambda-bytecode"}
     problems = []
     for finding in found.values():
         if finding.severity != "high" or finding.code in allowed:
+            continue
+        if finding.json_path in not_run and finding.code in BYTECODE_FINDINGS:
             continue
         if finding.code == "lambda":
             fix, python_fix = f"--unsafe ({_LAMBDA_FIX})", f"safe_mode=False ({_LAMBDA_FIX})"
         else:
             fix, python_fix = finding.fix, finding.python_fix
         keras2_lambda = finding.code == "lambda" and inspection.translation is not None
+        message = _KERAS2_LAMBDA if keras2_lambda else finding.message
+        if finding.code == "lambda" and finding.json_path in read:
+            message += f"; {read[finding.json_path]}"
         problems.append(
             Problem(
                 key=finding.code,
                 kind="file",
                 json_paths=(finding.json_path,) if finding.json_path else (),
                 reason=finding.code,
-                message=_KERAS2_LAMBDA if keras2_lambda else finding.message,
+                message=message,
                 fix=fix,
                 python_fix=python_fix,
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from kerascope._common.record import TYPE_CHECKING, Record
 from kerascope._reading.keras2_names import KERAS2_MODEL_MODULE_PREFIXES, KERAS2_OPTIMIZER_MODULE
+from kerascope._reading.lambda_code import LambdaCode, find_lambda_code
 from kerascope._reading.tf_ops import OP_LAYER_CLASSES, OP_LAYER_MODULE
 
 if TYPE_CHECKING:
@@ -25,6 +26,8 @@ RULES = {
     "time-major": "Keras 3 RNN layers reject `time_major` (Keras 2 only)",
     "lambda-legacy-format": "Keras 2 writes Lambda bytecode as [code, defaults, closure]; "
     "Keras 3 reads a `__lambda__` dict",
+    "lambda-named-function": "tf-keras stores a Lambda over a named module function as bytecode; "
+    "when your code defines that function, kerascope uses it and the bytecode is not run",
     "nested-layer-module": "wrappers and RNNs deserialize inner layers the Keras 3 way, which "
     "needs a module for a built-in class",
     "op-layer-nodes": "TFOpLambda/SlicingOpLambda inbound nodes use a Keras 2 format Keras 3 "
@@ -75,18 +78,37 @@ _LOSS_SHORT_NAMES = {
 
 
 class Applied(Record):
-    """One rule applied to a file: its name and what it changed, in one line."""
+    """One rule applied to a file: its name and what it changed, in one line.
+
+    ``detail`` names options as on the command line; ``python_detail``, when not empty, is the
+    same line with Python arguments instead (``safe_mode=False`` for ``--unsafe``).
+    """
 
     rule: str
     detail: str
+    python_detail: str = ""
+
+    def detail_for(self, syntax: str = "cli") -> str:
+        """The line in the syntax of where it is shown: ``"cli"`` or ``"python"``.
+
+        Example:
+            >>> Applied("r", "needs --unsafe", "needs safe_mode=False").detail_for("python")
+            'needs safe_mode=False'
+        """
+        return self.python_detail if syntax == "python" and self.python_detail else self.detail
 
 
 class Translation(Record):
-    """The translated configs and the rules applied, first use of each rule only."""
+    """The translated configs and the rules applied, first use of each rule only.
+
+    ``lambdas`` is every Lambda bytecode of the original config, read as data (with the
+    ``module`` Keras 2 recorded, which ``lambda-legacy-format`` drops from the config).
+    """
 
     config: dict[str, Any]
     training_config: dict[str, Any] | None
     applied: tuple[Applied, ...]
+    lambdas: tuple[LambdaCode, ...] = ()
 
     @property
     def rules(self) -> tuple[str, ...]:
@@ -102,11 +124,14 @@ class Translation(Record):
 class _Log:
     def __init__(self, builtin_layers: frozenset[str]) -> None:
         self.applied: dict[str, str] = {}
+        self.python_details: dict[str, str] = {}
         self.builtin_layers = builtin_layers
 
-    def add(self, rule: str, detail: str) -> None:
+    def add(self, rule: str, detail: str, python_detail: str = "") -> None:
         assert rule in RULES, rule
-        self.applied.setdefault(rule, detail)
+        if rule not in self.applied:
+            self.applied[rule] = detail
+            self.python_details[rule] = python_detail
 
 
 def translate(
@@ -130,6 +155,7 @@ def translate(
         ('time-major',)
     """
     log = _Log(builtin_layers)
+    lambdas = tuple(find_lambda_code(config))
     config = _copied(config)
     _layer(config, log)
     compile_config = config.get("compile_config")
@@ -138,8 +164,10 @@ def translate(
     training = _copied(training_config) if training_config is not None else None
     if training is not None:
         _training_config(training, log)
-    applied = tuple(Applied(rule=rule, detail=detail) for rule, detail in log.applied.items())
-    return Translation(config=config, training_config=training, applied=applied)
+    applied = tuple(
+        Applied(rule, detail, log.python_details[rule]) for rule, detail in log.applied.items()
+    )
+    return Translation(config=config, training_config=training, applied=applied, lambdas=lambdas)
 
 
 def _layer(layer: dict[str, Any], log: _Log) -> None:
@@ -201,6 +229,7 @@ def _lambda(config: dict[str, Any], log: _Log) -> None:
     }
     log.add(
         "lambda-legacy-format",
+        "Lambda bytecode → Keras 3 `__lambda__` (still needs --unsafe)",
         "Lambda bytecode → Keras 3 `__lambda__` (still needs safe_mode=False)",
     )
 
