@@ -132,3 +132,23 @@ def test_a_sliced_multi_input_savedmodel_migrates_with_parity(
     assert "serving_default signature" in line
     assert float(line.rsplit(" ", 1)[1]) <= 1e-5, line
     assert target.is_file()
+
+
+@pytest.mark.slow
+def test_a_truncated_shard_is_a_bad_file_not_a_keras_failure(
+    sliced_savedmodel: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    copy = tmp_path / "damaged_savedmodel"
+    shutil.copytree(sliced_savedmodel, copy)
+    shard = max((copy / "variables").glob("variables.data-*"), key=lambda p: p.stat().st_size)
+    shard.write_bytes(shard.read_bytes()[:10])
+    result = subprocess.run(
+        [PYTHON, "-m", "kerascope", "load", str(copy)],
+        env={**QUIET_ENV, "PYTHONPATH": str(ROOT / "src")},
+        capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 3, result.stdout + result.stderr[-2000:]  # a bad file
+    assert "truncated" in result.stderr and "Keras failed" not in result.stderr
+    assert "Traceback" not in result.stderr

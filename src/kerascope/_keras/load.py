@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 from kerascope._resolving.plan import Plan, Resolution, lambda_switch, make_plan
 from kerascope.errors import (
+    KerascopeError,
     KerascopeWarning,
     KerasLoadError,
     SourceImportError,
@@ -159,6 +160,8 @@ def load_with_plan(
                 smoke_check(model)
         except SmokeError as error:
             raise KerasLoadError(plan.inspection.path, error) from error
+        except KerascopeError:
+            raise  # kerascope's own reading (a SavedModel's variables, ...), not Keras, failed
         except Exception as error:
             raise KerasLoadError(plan.inspection.path, error) from error
         return model
