@@ -9,9 +9,11 @@ and fails loudly there. No rule invents weights.
 from __future__ import annotations
 
 from kerascope._common.record import TYPE_CHECKING, Record
-from kerascope._reading.keras2_names import KERAS2_MODEL_MODULE_PREFIXES, KERAS2_OPTIMIZER_MODULE
+from kerascope._reading.keras2_names import KERAS2_MODEL_MODULE_PREFIXES
 from kerascope._reading.lambda_code import LambdaCode, find_lambda_code
 from kerascope._reading.tf_ops import OP_LAYER_CLASSES, OP_LAYER_MODULE
+
+from .optimizers import OPTIMIZER_RULES, translate_optimizer
 
 if TYPE_CHECKING:
     from typing import Any
@@ -32,9 +34,6 @@ RULES = {
     "needs a module for a built-in class",
     "op-layer-nodes": "TFOpLambda/SlicingOpLambda inbound nodes use a Keras 2 format Keras 3 "
     "rejects, and the layers exist only in tf-keras (kerascope supplies allowlisted ones)",
-    "optimizer-name": ".h5 stores built-in optimizers as `Custom>Adam`; Keras 3 turns that into "
-    "a default `Adam()`, dropping hyperparameters and schedules",
-    "optimizer-keys": "Keras 3 optimizers reject `jit_compile` and `is_legacy_optimizer`",
     "loss-short-name": "Keras 3 cannot deserialize the .h5 loss strings 'mse', 'mae', ...",
     "loss-reduction": "Keras 3 losses reject `reduction: 'auto'`",
     "metrics-one-output": ".h5 nests the metrics of a one-output model as [[m1, m2]]",
@@ -43,27 +42,9 @@ RULES = {
     "steps-per-execution": "tf-keras writes `steps_per_execution: null`; Keras 3 compiles, "
     "then crashes at the first predict",
     "compile-nulls": "tf-keras writes `run_eagerly`/`jit_compile` null",
+    **OPTIMIZER_RULES,
 }
 
-# Keras 3.15 built-in optimizers: only these lose their "Custom>" prefix.
-_OPTIMIZERS = frozenset(
-    [
-        "Adadelta",
-        "Adafactor",
-        "Adagrad",
-        "Adam",
-        "AdamW",
-        "Adamax",
-        "Ftrl",
-        "Lamb",
-        "Lion",
-        "LossScaleOptimizer",
-        "Muon",
-        "Nadam",
-        "RMSprop",
-        "SGD",
-    ]
-)
 _MODEL_MODULES = {"Functional": "keras.src.models.functional", "Sequential": "keras"}
 _RNN_CLASSES = frozenset({"LSTM", "GRU", "SimpleRNN", "RNN", "ConvLSTM1D", "ConvLSTM2D"})
 _LAMBDA_KEYS = ("function_type", "module", "output_shape_type", "output_shape_module")
@@ -277,25 +258,8 @@ def _kwarg(value: Any) -> Any:
 
 
 def _optimizer(optimizer: dict[str, Any], log: _Log) -> None:
-    name = optimizer.get("class_name")
-    module = optimizer.get("module")
-    if module == KERAS2_OPTIMIZER_MODULE and name in _OPTIMIZERS:
-        optimizer["module"] = "keras.optimizers"
-        log.add("module-path", f"`{module}.{name}` → Keras 3 `keras.optimizers.{name}`")
-    if isinstance(name, str) and name.startswith("Custom>") and name[7:] in _OPTIMIZERS:
-        optimizer["class_name"] = name[7:]
-        schedule = isinstance((optimizer.get("config") or {}).get("learning_rate"), dict)
-        kept = ", learning-rate schedule kept" if schedule else ", hyperparameters kept"
-        log.add("optimizer-name", f"optimizer `{name}` → `{name[7:]}`{kept}")
-    config = optimizer.get("config")
-    if isinstance(config, dict):
-        dropped = [key for key in ("jit_compile", "is_legacy_optimizer") if key in config]
-        for key in dropped:
-            config.pop(key)
-        if dropped:
-            log.add(
-                "optimizer-keys", "optimizer " + ", ".join(f"`{k}`" for k in dropped) + " removed"
-            )
+    for rule, detail in translate_optimizer(optimizer):
+        log.add(rule, detail)
 
 
 def _loss(value: Any, log: _Log, h5: bool) -> Any:
