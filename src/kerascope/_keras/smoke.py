@@ -1,8 +1,12 @@
-"""One tiny forward pass (and one evaluation step when compiled) before handing a model back."""
+"""Before handing a model back: check, eagerly, that its first predict, evaluate and fit can run."""
 
 from __future__ import annotations
 
+import numbers
+
 from kerascope._common.record import TYPE_CHECKING
+
+from .runtime import _keras
 
 if TYPE_CHECKING:
     from typing import Any
@@ -69,27 +73,112 @@ class SmokeError(Exception):
     """The model failed its first use; the message names the step and Keras's error."""
 
 
+_STEP_FUNCTIONS = (
+    ("predict", "make_predict_function", "predict_function"),
+    ("evaluate", "make_test_function", "test_function"),
+    ("fit", "make_train_function", "train_function"),
+)
+
+
 def smoke_check(model: Any) -> None:
-    """Run one prediction on 2 samples built from the input spec, then one ``test_on_batch``
-    with the model's own outputs as targets when it is compiled.
+    """Check, cheaply, that the model's first ``predict``, ``evaluate`` and ``fit`` can run.
+
+    Three steps, on 2 samples built from the input spec, all eager (nothing is traced or
+    compiled, so the check costs milliseconds of computation, not a trace of the model):
+
+    1. Make the step function ``predict`` would make, and those of ``evaluate`` and ``fit``
+       when the model is compiled (Keras's own ``make_*_function``, cheap: nothing is traced
+       until called), then put the model's back. This is where a compile state Keras 3 cannot
+       run fails (``steps_per_execution: null`` from tf-keras; more than one step per
+       execution on PyTorch).
+    2. Run the forward pass (the model's own ``predict_step`` when it overrides it).
+    3. When compiled: compute the compiled loss, then update the compiled metrics, with the
+       model's own outputs as targets (the model's own ``test_step`` when it overrides it),
+       build the optimizer's variables as the first ``evaluate`` or ``fit`` would, and reset
+       the metrics, so that no state of the check's batch is left.
+
+    What runs only when traced is not exercised here: Keras traced the forward pass already,
+    symbolically, while it built the model.
 
     Raises:
-        SmokeError: Either step failed.
+        SmokeError: A step failed; the message names it and Keras's error.
 
     Example:
         >>> smoke_check(model)  # doctest: +SKIP
     """
     arrays = [_array(shape, dtype) for shape, dtype in _input_specs(model)]
     x = arrays[0] if len(arrays) == 1 else arrays
+    compiled = getattr(model, "compiled", False) and getattr(model, "loss", None) is not None
+    _make_step_functions(model, _STEP_FUNCTIONS if compiled else _STEP_FUNCTIONS[:1])
+    keras = _keras()
+    stateless = keras.backend.backend() == "jax"  # its *_step methods take (state, data)
+    own_test_step = not stateless and _overrides(model, "test_step")
     try:
-        outputs = model.predict(x, verbose=0, batch_size=_BATCH)
-    except Exception as error:
-        raise SmokeError(f"the first predict failed: {type(error).__name__}: {error}") from error
-    if not getattr(model, "compiled", False) or getattr(model, "loss", None) is None:
-        return
-    try:
-        model.test_on_batch(x, outputs)
+        if not stateless and _overrides(model, "predict_step"):
+            outputs = model.predict_step(x)
+        else:
+            outputs = model(x, training=False)
     except Exception as error:
         raise SmokeError(
-            f"the compiled model failed one evaluation step: {type(error).__name__}: {error}"
+            f"the forward pass on {_BATCH} samples failed (so would predict): "
+            f"{type(error).__name__}: {error}"
         ) from error
+    if not compiled:
+        return
+    try:
+        if own_test_step:
+            _step("the model's test_step", model.test_step, (x, outputs))
+        else:
+            _step("the compiled loss", _compute_loss, model, x, outputs)
+            _step("the compiled metrics", model.compute_metrics, x, outputs, outputs, None)
+        if model.optimizer is not None and not model.optimizer.built:
+            _step("building the optimizer", model.optimizer.build, model.trainable_variables)
+    finally:
+        model.reset_metrics()
+
+
+def _make_step_functions(model: Any, uses: tuple[tuple[str, str, str], ...]) -> None:
+    for use, make, attribute in uses:
+        kept = getattr(model, attribute, None)
+        try:
+            getattr(model, make)(force=True)
+        except Exception as error:
+            raise SmokeError(
+                f"{use} cannot run: making its step function failed: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        finally:
+            setattr(model, attribute, kept)
+    steps = getattr(model, "steps_per_execution", 1)
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+        raise SmokeError(
+            "predict, evaluate and fit need steps_per_execution to be a positive integer; "
+            f"the compile state has {steps!r}"
+        )
+
+
+def _step(what: str, function: Any, *arguments: Any) -> None:
+    try:
+        function(*arguments)
+    except Exception as error:
+        raise SmokeError(
+            f"{what} failed on the forward pass's outputs (so would evaluate and fit): "
+            f"{type(error).__name__}: {error}"
+        ) from error
+
+
+def _compute_loss(model: Any, x: Any, outputs: Any) -> Any:
+    """``model.compute_loss`` as ``test_step`` calls it (``training`` only where accepted: the
+    argument came with Keras 3.3)."""
+    import inspect
+
+    parameters = inspect.signature(model.compute_loss).parameters
+    if "training" in parameters:
+        return model.compute_loss(x, outputs, outputs, None, training=False)
+    return model.compute_loss(x, outputs, outputs, None)
+
+
+def _overrides(model: Any, name: str) -> bool:
+    """Whether the model's class defines ``name`` itself (outside Keras)."""
+    method = getattr(type(model), name, None)
+    return method is not None and not str(getattr(method, "__module__", "")).startswith("keras.")
