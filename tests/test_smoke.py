@@ -117,4 +117,3 @@ def test_a_sound_model_comes_back_as_it_would_without_the_check(smoke_models: Pa
     assert plain["iterations"] == 0 and plain["run_eagerly"] is False
     assert plain["metric_state"] == 0
     assert set(plain["evaluate"]) == {"loss", "sound_metric"}
-

@@ -30,6 +30,7 @@ from .shims import (
     time_distributed_inner,
     with_output_shape,
 )
+from .zip_weights import load_keras_file_weights
 
 __all__ = ["load_keras2"]
 
@@ -73,6 +74,8 @@ def load_keras2(
             model = _build(keras, inspection.format, config, objects, safe_mode)
             if inspection.format == "savedmodel":
                 load_savedmodel_weights(model, inspection.path)
+            elif inspection.format == "keras":
+                load_keras_file_weights(model, inspection.path)
             else:
                 model.load_weights(inspection.path)
             if compile:
