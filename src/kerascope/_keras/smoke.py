@@ -92,9 +92,11 @@ def smoke_check(model: Any) -> None:
        run fails (``steps_per_execution: null`` from tf-keras; more than one step per
        execution on PyTorch).
     2. Run the forward pass (the model's own ``predict_step`` when it overrides it).
-    3. When compiled: compute the compiled loss, then update the compiled metrics, with the
-       model's own outputs as targets (the model's own ``test_step`` when it overrides it),
-       then reset the metrics, so that no state of the check's batch is left.
+    3. When compiled: compute the compiled loss, then update the compiled metrics (the
+       model's own ``test_step`` when it overrides it), with the model's own outputs as
+       targets or, when that fails, class indices (what sparse categorical losses want); then
+       reset the metrics, so that no state of the check's batch is left. When both fail, the
+       error is the first one's.
 
     Not exercised: code that fails only when traced (Keras traced the forward pass already,
     symbolically, while it built the model), and the optimizer's update (its configuration
@@ -125,14 +127,33 @@ def smoke_check(model: Any) -> None:
         ) from error
     if not compiled:
         return
-    try:
-        if own_test_step:
-            _step("the model's test_step", model.test_step, (x, outputs))
-        else:
-            _step("the compiled loss", _compute_loss, model, x, outputs)
-            _step("the compiled metrics", model.compute_metrics, x, outputs, outputs, None)
-    finally:
-        model.reset_metrics()
+    failure: SmokeError | None = None
+    for targets in _candidate_targets(keras, outputs):
+        try:
+            if own_test_step:
+                _step("the model's test_step", model.test_step, (x, targets))
+            else:
+                _step("the compiled loss", _compute_loss, model, x, targets, outputs)
+                _step("the compiled metrics", model.compute_metrics, x, targets, outputs, None)
+            return
+        except SmokeError as error:
+            failure = failure or error
+        finally:
+            model.reset_metrics()
+    assert failure is not None
+    raise failure
+
+
+def _candidate_targets(keras: Any, outputs: Any) -> list[Any]:
+    """Targets the compiled loss and metrics may accept: the outputs themselves, then class
+    indices (0) shaped like the outputs without their last axis, as sparse categorical losses
+    and metrics want them."""
+    import numpy as np
+
+    indices = keras.tree.map_structure(
+        lambda output: np.zeros(tuple(output.shape)[:-1], dtype="int32"), outputs
+    )
+    return [outputs, indices]
 
 
 def _make_step_functions(model: Any, uses: tuple[tuple[str, str, str], ...]) -> None:
@@ -165,15 +186,15 @@ def _step(what: str, function: Any, *arguments: Any) -> None:
         ) from error
 
 
-def _compute_loss(model: Any, x: Any, outputs: Any) -> Any:
+def _compute_loss(model: Any, x: Any, targets: Any, outputs: Any) -> Any:
     """``model.compute_loss`` as ``test_step`` calls it (``training`` only where accepted: the
     argument came with Keras 3.3)."""
     import inspect
 
     parameters = inspect.signature(model.compute_loss).parameters
     if "training" in parameters:
-        return model.compute_loss(x, outputs, outputs, None, training=False)
-    return model.compute_loss(x, outputs, outputs, None)
+        return model.compute_loss(x, targets, outputs, None, training=False)
+    return model.compute_loss(x, targets, outputs, None)
 
 
 def _overrides(model: Any, name: str) -> bool:
