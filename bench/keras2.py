@@ -266,7 +266,12 @@ def render(results: dict[str, Any], files: dict[str, Path], repeat: int, facts: 
             for k in KINDS
         ]
         spread.append(f"- {key}: " + "; ".join(parts))
-    section = header + "\n".join(rows) + "\n\nTarget:\n\n" + "\n".join(verdicts) + "\n"
+    section = header + "\n".join(rows) + "\n\nTarget:\n\n" + "\n".join(verdicts) + "\n\n"
+    section += (
+        "Read the verdicts with the CPU-time ratio beside them: a wall-time ratio under the "
+        "target while the CPU-time ratio is above it is within the spread of this shared "
+        "machine, not a margin.\n"
+    )
     return section + "\n".join(spread) + "\n"
 
 

@@ -122,8 +122,8 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument(
                 "--smoke",
                 action="store_true",
-                help="run one tiny prediction (and evaluation step) before reporting success "
-                "(always done for Keras 2 files)",
+                help="run one tiny forward pass (and the compiled loss and metrics) before "
+                "reporting success (always done for Keras 2 files)",
             )
         add_plan_options(command)
         if name == "check":

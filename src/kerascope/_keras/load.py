@@ -81,8 +81,9 @@ def load_model(
             default. ``"lambda"`` is a deprecated alias of ``safe_mode=False``.
         strict: Refuse, instead of warning, when a defining file differs from the one the
             file's manifest recorded.
-        smoke: Run one tiny prediction (and, when compiled, one evaluation step) before
-            returning. Always done for Keras 2 files, which kerascope translates.
+        smoke: Check, eagerly, that the first predict (and, when compiled, evaluate and fit)
+            can run, before returning: one forward pass on 2 samples, the compiled loss and
+            metrics on it. Always done for Keras 2 files, which kerascope translates.
 
     Returns:
         The model, as ``keras.saving.load_model`` returns it.
