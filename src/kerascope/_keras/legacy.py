@@ -30,7 +30,7 @@ from .shims import (
     time_distributed_inner,
     with_output_shape,
 )
-from .zip_weights import load_keras_file_weights
+from .zip_weights import load_h5_file_weights, load_keras_file_weights
 
 __all__ = ["load_keras2"]
 
@@ -77,7 +77,7 @@ def load_keras2(
             elif inspection.format == "keras":
                 load_keras_file_weights(model, inspection.path)
             else:
-                model.load_weights(inspection.path)
+                load_h5_file_weights(model, inspection.path)
             if compile:
                 if compile_config:
                     model.compile_from_config(compile_config)

@@ -21,7 +21,7 @@ from kerascope._common.record import TYPE_CHECKING
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["WEIGHTS_MEMBER", "load_keras_file_weights"]
+__all__ = ["WEIGHTS_MEMBER", "load_h5_file_weights", "load_keras_file_weights"]
 
 WEIGHTS_MEMBER = "model.weights.h5"
 
@@ -45,3 +45,23 @@ def load_keras_file_weights(model: Any, path: str) -> None:
             with archive.open(member) as source, open(copy, "wb") as target:
                 shutil.copyfileobj(source, target, 1024 * 1024)
             model.load_weights(copy)
+
+
+def load_h5_file_weights(model: Any, path: str) -> None:
+    """``model.load_weights(path)`` for an HDF5 model file, whatever its name ends with.
+
+    keras 2.12 wrote ``model.save("m.keras")`` as HDF5 (its zip format needed
+    ``save_format="keras_v3"``); Keras 3 picks the reader by the name, and reads such a file as a
+    zip ("File is not a zip file"). kerascope tells formats apart by content, so the file is
+    given to Keras under a name ending in ``.h5`` (a symbolic link in a private folder).
+
+    Example:
+        >>> load_h5_file_weights(model, "saved_by_keras_2_12.keras")  # doctest: +SKIP
+    """
+    if path.lower().endswith((".h5", ".hdf5")):
+        model.load_weights(path)
+        return
+    with tempfile.TemporaryDirectory(prefix="kerascope-weights-") as folder:
+        link = os.path.join(folder, "model.h5")
+        os.symlink(os.path.abspath(path), link)
+        model.load_weights(link)
