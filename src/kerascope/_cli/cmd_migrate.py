@@ -27,12 +27,20 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     command = commands.add_parser("migrate", help=summary, description=summary, **footer())
     command.add_argument("path", help=PATH_HELP)
     command.add_argument("target", help="the Keras 3 .keras file to write")
-    add_plan_options(command)
+    add_plan_options(command, strict=False)
+    command.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse, instead of warning, when a defining file differs from the one the file's "
+        "manifest recorded; and refuse, writing nothing, a model whose custom code needs "
+        "kerascope's Keras 2 shims (without it, the new file records them: kerascope applies "
+        "them at every load, plain keras.saving.load_model cannot load it)",
+    )
     command.set_defaults(run=run)
 
 
 def run(arguments: argparse.Namespace) -> int:
-    """Migrate, then print the rules applied and the parity found.
+    """Migrate, then print the rules applied, the Keras 2 shims recorded and the parity found.
 
     Example:
         >>> from kerascope._cli.commands import main
@@ -40,6 +48,8 @@ def run(arguments: argparse.Namespace) -> int:
         0
     """
     from kerascope._keras.migrate import migrate
+
+    from .render import shim_lines
 
     safe_mode, allow = lambda_flags(arguments)
     result = migrate(
@@ -55,6 +65,8 @@ def run(arguments: argparse.Namespace) -> int:
     print(f"{result.source} -> {result.target}")
     for rule in result.rules:
         print(f"  applied: {rule}")
+    if result.shims:
+        print(f"{result.target} " + "\n".join(shim_lines(result.shims)))
     if result.reference is None:
         print(f"parity: {result.note}")
     else:

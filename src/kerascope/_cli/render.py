@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from kerascope._audit.scan import ScanReport
     from kerascope._keras.runtime import ModelSummary
     from kerascope._reading.bundle import Bundle
+    from kerascope._reading.manifest import NeededShim
     from kerascope._resolving.plan import Plan
     from kerascope.errors import Problem
 
@@ -28,6 +29,7 @@ __all__ = [
     "render_problems",
     "render_scan",
     "render_summary",
+    "shim_lines",
     "table",
 ]
 
@@ -129,7 +131,26 @@ def _manifest_lines(inspection: Inspection) -> list[str]:
     if manifest.bundle is not None:
         lines += ["", f"Bundle {manifest.bundle.trust_name} ({manifest.bundle.size:,} bytes):"]
         lines += bundle_lines(manifest.bundle)
+    if manifest.shims:
+        lines += ["", *shim_lines(manifest.shims)]
     return lines
+
+
+def shim_lines(shims: Sequence[NeededShim]) -> list[str]:
+    """The Keras 2 shims a file needs, and the code changes that would make them unneeded.
+
+    Example:
+        >>> from kerascope._reading.manifest import NeededShim
+        >>> lines = shim_lines([NeededShim("positional-add-weight", ("use name=",))])
+        >>> lines[0].split(" (")[0], lines[1]
+        ("needs kerascope's Keras 2 shims: positional-add-weight", '  - use name=')
+    """
+    names = ", ".join(shim.name for shim in shims)
+    lines = [
+        f"needs kerascope's Keras 2 shims: {names} (kerascope applies them at every load); "
+        "plain keras.saving.load_model will fail until you change the code:"
+    ]
+    return lines + [f"  - {change}" for shim in shims for change in shim.changes]
 
 
 def bundle_lines(bundle: Bundle) -> list[str]:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from kerascope._audit.inspect import inspect
 from kerascope._common.files import file_sha256
 from kerascope._common.record import TYPE_CHECKING
-from kerascope._reading.manifest import MANIFEST_VERSION, Manifest, ManifestObject
+from kerascope._reading.manifest import Manifest, ManifestObject, manifest_version
 from kerascope.errors import ModelFileError, SourceError, UnresolvedObjectsError
 
 if TYPE_CHECKING:
@@ -109,14 +109,16 @@ def _manifest(plan: Plan, made: Bundle) -> Manifest:
             file=os.path.relpath(resolution.file, root).replace(os.sep, "/"),
             sha256=file_sha256(resolution.file),
         )
+    shims = old.shims if old else ()  # a migrated file's Keras 2 shims stay recorded
     return Manifest(
-        version=MANIFEST_VERSION,
+        version=manifest_version(shims),
         kerascope_version=old.kerascope_version if old else __version__,
         python_version=old.python_version if old else platform.python_version(),
         keras_version=old.keras_version if old else inspection.keras_version,
         backend=old.backend if old else inspection.backend,
         objects=tuple(entries.values()),
         bundle=made,
+        shims=shims,
     )
 
 

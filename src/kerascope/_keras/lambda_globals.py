@@ -7,6 +7,10 @@ mismatch" in ``.h5``). Only when the user turned safe mode off (``--unsafe``, th
 opt-in), kerascope builds each such function itself, with ``{"tf": tensorflow}`` as globals, and
 hands it to Keras as a named function through ``custom_objects``. TensorFlow backend only: on
 another backend, bytecode that names ``tf`` is refused with a kerascope error.
+
+Keras 3 saves such a function again as bytecode that needs ``tf``: a model that needed this shim
+is remembered (:func:`record_tf_lambdas`), so that the file saved from it records the shim
+``lambda-globals-tf`` and kerascope applies it at every later load of that Keras 3 file.
 """
 
 from __future__ import annotations
@@ -22,9 +26,12 @@ from kerascope._common.record import TYPE_CHECKING
 if TYPE_CHECKING:
     from typing import Any
 
-from .runtime import _keras
+    from kerascope._audit.inspect import Inspection
 
-__all__ = ["LambdaBackendError", "bind_keras2_lambdas"]
+from .runtime import _keras
+from .shims import LAMBDA_GLOBALS_TF, record_shim
+
+__all__ = ["LambdaBackendError", "bind_keras2_lambdas", "record_tf_lambdas"]
 
 _KEY_PREFIX = "kerascope_keras2_lambda_"
 
@@ -61,6 +68,28 @@ def bind_keras2_lambdas(config: Any) -> dict[str, Any]:
     return functions
 
 
+def record_tf_lambdas(model: Any, inspection: Inspection) -> None:
+    """Remember that ``model``, built from a Keras 2 file, needed ``tf`` in Lambda globals.
+
+    Reads the translated config of ``inspection`` (the one :func:`bind_keras2_lambdas` got).
+    Call it only with safe mode off: it runs ``marshal.loads`` on the file's bytecode.
+
+    Example:
+        >>> record_tf_lambdas(model, kerascope.inspect("old.h5"))  # doctest: +SKIP
+    """
+    if inspection.translation is None:
+        return
+    config = inspection.translation.config
+    changes = [
+        f"the Lambda layer {layer['config'].get('name', '?')!r} calls `tf`, which Keras 2 gave "
+        "every Lambda and Keras 3 does not: move its code into a custom layer's call()"
+        for layer in _lambda_layers(config)
+        if "tf" in _global_names(_code(layer["config"]["function"]["config"]))
+    ]
+    if changes:
+        record_shim(model, LAMBDA_GLOBALS_TF, changes)
+
+
 def _lambda_layers(config: Any) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     stack = [config]
@@ -82,10 +111,15 @@ def _lambda_layers(config: Any) -> list[dict[str, Any]]:
     return found
 
 
-def _function(spec: dict[str, Any]) -> Any:
+def _code(spec: dict[str, Any]) -> types.CodeType:
     code = marshal.loads(base64.b64decode(str(spec["code"])))  # safe mode is off: the user's opt-in
     if not isinstance(code, types.CodeType):
         raise ValueError("a Lambda's bytecode is not a code object")
+    return code
+
+
+def _function(spec: dict[str, Any]) -> Any:
+    code = _code(spec)
     globals_: dict[str, Any] = {"__builtins__": builtins}
     if "tf" in _global_names(code):
         backend = _keras().backend.backend()

@@ -25,8 +25,10 @@ from kerascope.errors import (
     UnresolvedObjectsError,
 )
 
+from .lambda_globals import record_tf_lambdas
 from .legacy import load_keras2
 from .op_layers import op_layer_classes
+from .recorded_shims import load_with_recorded_shims
 from .runtime import (
     builtin_loss,
     builtin_optimizer,
@@ -152,12 +154,21 @@ def load_with_plan(
         for note in plan.notes:
             warnings.warn(note, KerascopeWarning, stacklevel=3)
         translated = plan.inspection.translation is not None
+        # A Keras 3 file migrated by kerascope may record Keras 2 shims it needs at every load.
+        manifest = plan.inspection.manifest
+        shimmed = not translated and manifest is not None and bool(manifest.shims)
         try:
             if translated:
                 model = load_keras2(plan.inspection, objects, plan.compile, plan.safe_mode)
+                if not plan.safe_mode:  # Lambdas given `tf`: a file saved from it records so
+                    record_tf_lambdas(model, plan.inspection)
+            elif shimmed:
+                model = load_with_recorded_shims(
+                    plan.inspection, objects, plan.compile, plan.safe_mode
+                )
             else:
                 model = load_with_keras(plan.inspection.path, objects, plan.compile, plan.safe_mode)
-            if smoke or translated:
+            if smoke or translated or shimmed:
                 smoke_check(model)
         except SmokeError as error:
             raise KerasLoadError(plan.inspection.path, error) from error

@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import os
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterable, Sequence
 
 from kerascope._common.record import TYPE_CHECKING, Record
-from kerascope._resolving.plan import Plan, lambda_switch, make_plan
+from kerascope._reading.manifest import NeededShim
+from kerascope._resolving.plan import lambda_switch, make_plan
 from kerascope.errors import KerasLoadError
 
 if TYPE_CHECKING:
-    from typing import Any
-
     from kerascope._resolving.plan import CompileMode
 
 from .load import load_with_plan
+from .migrate_parity import prove_parity
 from .runtime import in_custom_object_scope
 from .save import save_model
-from .savedmodel_parity import REFERENCE_NAME, serving_signature_outputs
-from .shims import keras2_idioms
-from .smoke import _array, _input_specs
+from .shims import needed_shims
 
 __all__ = ["Migration", "migrate"]
-
-_IMPORTED = frozenset({"source", "module", "package", "entry-point", "manifest"})
-_TOLERANCE = 1e-5
 
 
 class Migration(Record):
@@ -44,6 +34,9 @@ class Migration(Record):
         max_abs_diff: The largest difference between the reference's and the migrated model's
             outputs, each computed in a fresh process; None without a reference.
         note: Why there was no reference, when there was none.
+        shims: The Keras 2 shims the migrated file records (manifest version 3): kerascope
+            applies them at every load, and plain ``keras.saving.load_model`` fails on the
+            file until the custom code is changed as each shim's ``changes`` say.
     """
 
     source: str
@@ -52,6 +45,7 @@ class Migration(Record):
     reference: str | None
     max_abs_diff: float | None
     note: str | None = None
+    shims: tuple[NeededShim, ...] = ()
 
 
 def migrate(
@@ -73,16 +67,23 @@ def migrate(
     inputs; the new file replaces ``target`` only when they agree (nothing is left otherwise).
     A SavedModel directory is rebuilt from its ``keras_metadata.pb`` config and checkpoint
     variables; its reference is its own ``serving_default`` signature, run by TensorFlow alone.
-    ``sources``, ``trust``, ``safe_mode``, ``compile``, ``allow`` and ``strict`` mean what they
-    mean for :func:`kerascope.load_model`; ``compile=False`` writes a file without a compile
-    state.
+    ``sources``, ``trust``, ``safe_mode``, ``compile`` and ``allow`` mean what they mean for
+    :func:`kerascope.load_model`; ``compile=False`` writes a file without a compile state.
+
+    When the custom code needed one of kerascope's Keras 2 shims to load (a positional
+    ``add_weight`` name, a layer without ``compute_output_shape`` under ``TimeDistributed``, a
+    Lambda calling ``tf``), the migrated file records the shims in its manifest and kerascope
+    applies them at every load; plain ``keras.saving.load_model`` fails on it until the code is
+    changed as ``Migration.shims`` say. ``strict=True`` refuses such a model instead, before
+    anything is written, and also refuses drift, as it does for :func:`kerascope.load_model`.
 
     When tf-keras cannot load the original itself (tf-keras 2.21 does not reread a custom
     activation function from its own ``.h5``), there is no independent reference: the new file
     is kept, and the result says so in ``note`` with ``reference`` None.
 
     Raises:
-        KerasLoadError: The outputs differ by more than 1e-5, or the migrated file failed.
+        KerasLoadError: The outputs differ by more than 1e-5, the migrated file failed, or
+            ``strict`` and the model needs Keras 2 shims.
 
     Example:
         >>> import kerascope
@@ -97,7 +98,9 @@ def migrate(
         strict=strict, in_scope=in_custom_object_scope,
     )  # fmt: skip
     model = load_with_plan(plan)
-    _refuse_keras2_idioms(source, model)
+    shims = needed_shims(model)
+    if strict and shims:
+        raise KerasLoadError(source, ValueError(_refusal(shims)))
     translation = plan.inspection.translation
     rules = tuple(a.detail for a in translation.applied) if translation else ()
     # Saved beside the target and renamed over it only once parity held: a failed migration
@@ -105,173 +108,33 @@ def migrate(
     folder, name = os.path.split(os.path.abspath(target))
     staged = os.path.join(folder, f".{name}.kerascope-{os.getpid()}.keras")
     try:
-        save_model(model, staged)
-        if plan.inspection.format == "savedmodel":
-            result = _savedmodel_parity(
-                source=source, target=target, staged=staged, rules=rules, model=model,
-                sources=sources, trust=trust, safe_mode=safe_mode,
-            )  # fmt: skip
-        else:
-            result = _tf_keras_parity(
-                plan, source=source, target=target, staged=staged, rules=rules, model=model,
-                sources=sources, trust=trust, safe_mode=safe_mode,
-            )  # fmt: skip
+        save_model(model, staged)  # the manifest records the shims (kerascope applies them)
+        parity = prove_parity(
+            plan, source=source, target=target, staged=staged, model=model, sources=sources,
+            trust=trust, safe_mode=safe_mode,
+        )  # fmt: skip
         os.replace(staged, target)
     finally:
         if os.path.exists(staged):
             os.unlink(staged)
-    return result
-
-
-def _refuse_keras2_idioms(source: str, model: Any) -> None:
-    """A model whose custom code needed a Keras 2 shim would be written as a Keras 3 file that
-    Keras 3 cannot load: say what to change in the code, before anything is written."""
-    idioms = keras2_idioms(model)
-    if idioms:
-        listed = "; ".join(idioms)
-        raise KerasLoadError(
-            source,
-            ValueError(
-                f"the custom code uses Keras 2 idioms that kerascope accepts only while it reads "
-                f"a Keras 2 file, so the migrated file would not load in Keras 3: {listed}. "
-                "Change the code as said, then migrate again"
-            ),
-        )
-
-
-def _tf_keras_parity(
-    plan: Plan,
-    *,
-    source: str,
-    target: str,
-    staged: str,
-    rules: tuple[str, ...],
-    model: Any,
-    sources: Sequence[str | os.PathLike[str]],
-    trust: tuple[str, ...],
-    safe_mode: bool,
-) -> Migration:
-    """The original loaded by tf-keras against the staged file loaded by kerascope."""
-    if importlib.util.find_spec("tf_keras") is None:
-        note = "no independent reference: tf-keras is not installed (kerascope[legacy])"
-        return Migration(source=source, target=target, rules=rules, reference=None,
-                         max_abs_diff=None, note=note)  # fmt: skip
-    needed = [r for r in plan.resolutions if r.origin in _IMPORTED and r.module and r.attribute]
-    with tempfile.TemporaryDirectory(prefix="kerascope-migrate-") as tmp:
-        inputs = _write_inputs(tmp, model)
-        common = {
-            "inputs": inputs,
-            "safe_mode": safe_mode,
-            "roots": list(dict.fromkeys(r.root for r in needed if r.root)),
-            "objects": {r.object.key: [r.module, r.attribute] for r in needed},
-            "sources": [os.fspath(s) for s in sources],
-            "trust": list(trust),
-        }
-        try:
-            reference = _side(tmp, {**common, "side": "tf-keras", "path": source})
-        except KerasLoadError as failure:  # tf-keras 2.21 cannot reread some of its own .h5
-            reason = str(failure.keras_error).removeprefix("tf-keras side failed: ")
-            note = f"no independent reference: tf-keras could not load the original: {reason}"
-            return Migration(source=source, target=target, rules=rules, reference=None,
-                             max_abs_diff=None, note=note.split(". ")[0])  # fmt: skip
-        migrated = _side(tmp, {**common, "side": "kerascope", "path": staged, "label": target})
-    diff = _largest_difference(target, reference, migrated)
-    if not diff <= _TOLERANCE:
-        raise KerasLoadError(target, ValueError(f"outputs differ from tf-keras's by {diff:.3g}"))
-    return Migration(source=source, target=target, rules=rules, reference="tf-keras",
-                     max_abs_diff=diff)  # fmt: skip
-
-
-def _savedmodel_parity(
-    *,
-    source: str,
-    target: str,
-    staged: str,
-    rules: tuple[str, ...],
-    model: Any,
-    sources: Sequence[str | os.PathLike[str]],
-    trust: tuple[str, ...],
-    safe_mode: bool,
-) -> Migration:
-    """The migrated file (kerascope, fresh process) against the directory's serving signature
-    (TensorFlow alone, another fresh process)."""
-    if importlib.util.find_spec("tensorflow") is None:
-        note = "no independent reference: TensorFlow is not installed to run the signature"
-        return Migration(source=source, target=target, rules=rules, reference=None,
-                         max_abs_diff=None, note=note)  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="kerascope-migrate-") as tmp:
-        inputs = _write_inputs(tmp, model)
-        reference = serving_signature_outputs(
-            source,
-            inputs,
-            os.path.join(tmp, "signature.npz"),
-            input_names=[
-                str(getattr(t, "name", "")).split(":")[0]
-                for t in getattr(model, "inputs", None) or []  # a subclassed model has none
-            ],
-            output_names=[str(name) for name in getattr(model, "output_names", None) or []],
-        )
-        spec = {
-            "inputs": inputs, "safe_mode": safe_mode, "roots": [], "objects": {},
-            "sources": [os.fspath(s) for s in sources], "trust": list(trust),
-            "side": "kerascope", "path": staged, "label": target,
-        }  # fmt: skip
-        migrated = _side(tmp, spec)
-    diff = _largest_difference(target, reference, migrated)
-    if not diff <= _TOLERANCE:
-        raise KerasLoadError(
-            target, ValueError(f"outputs differ from {REFERENCE_NAME} by {diff:.3g}")
-        )
-    return Migration(source=source, target=target, rules=rules, reference=REFERENCE_NAME,
-                     max_abs_diff=diff)  # fmt: skip
-
-
-def _write_inputs(tmp: str, model: Any) -> str:
-    import numpy as np
-
-    inputs = os.path.join(tmp, "inputs.npz")
-    arrays = [_array(shape, dtype) for shape, dtype in _input_specs(model)]
-    named: dict[str, Any] = {f"in_{i}": a for i, a in enumerate(arrays)}
-    np.savez(inputs, **named)
-    return inputs
-
-
-def _largest_difference(target: str, reference: list[Any], migrated: list[Any]) -> float:
-    import numpy as np
-
-    if len(reference) != len(migrated):
-        raise KerasLoadError(
-            target,
-            ValueError(f"the reference gave {len(reference)} outputs, the migrated model "
-                       f"{len(migrated)}"),
-        )  # fmt: skip
-    diffs = []
-    for a, b in zip(reference, migrated, strict=True):
-        if a.shape != b.shape:
-            raise KerasLoadError(
-                target, ValueError(f"output shapes differ: {a.shape} and {b.shape}")
-            )
-        diffs.append(float(np.max(np.abs(a.astype("float64") - b.astype("float64")))))
-    return max(diffs)
-
-
-def _side(tmp: str, spec: dict[str, Any]) -> list[Any]:
-    import numpy as np
-
-    name = spec["side"]
-    spec["out"] = os.path.join(tmp, f"{name}.npz")
-    spec_path = os.path.join(tmp, f"{name}.json")
-    with open(spec_path, "w", encoding="utf-8") as handle:
-        json.dump(spec, handle)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop("TF_USE_LEGACY_KERAS", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "kerascope._keras.parity_child", spec_path],
-        env=env, capture_output=True, text=True, check=False, timeout=600,
+    return Migration(
+        source=source, target=target, rules=rules, reference=parity.reference,
+        max_abs_diff=parity.max_abs_diff, note=parity.note, shims=shims,
     )  # fmt: skip
-    if result.returncode != 0:
-        tail = result.stderr.strip().splitlines()[-1:] or ["(no output)"]
-        label = spec.get("label", spec["path"])  # the target, not the staged file's name
-        raise KerasLoadError(label, RuntimeError(f"{name} side failed: {tail[0]}"))
-    with np.load(spec["out"]) as data:
-        return [data[f"out_{i}"] for i in range(len(data.files))]
+
+
+def _refusal(shims: tuple[NeededShim, ...]) -> str:
+    """Why ``strict`` refuses a model that needs Keras 2 shims, with the code changes.
+
+    Example:
+        >>> shim = NeededShim("positional-add-weight", ("S calls add_weight('w', ...)",))
+        >>> _refusal((shim,)).startswith("the custom code uses Keras 2 idioms")
+        True
+    """
+    listed = "; ".join(change for shim in shims for change in shim.changes)
+    return (
+        "the custom code uses Keras 2 idioms that need kerascope's Keras 2 shims, so plain "
+        f"Keras 3 would not load the migrated file: {listed}. Change the code as said, then "
+        "migrate again (without strict, the file is written and records the shims, which "
+        "kerascope applies at every load)"
+    )

@@ -61,4 +61,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except Exception as error:  # one line for the parent's message (Keras's span many)
+        text = " ".join(str(error).split())
+        sys.exit(f"{type(error).__name__}: {text[:800]}")

@@ -10,12 +10,13 @@ import warnings
 
 from kerascope._audit.inspect import inspect
 from kerascope._common.record import TYPE_CHECKING
-from kerascope._reading.manifest import MANIFEST_KEY, MANIFEST_VERSION, Manifest
+from kerascope._reading.manifest import MANIFEST_KEY, Manifest, manifest_version
 from kerascope.errors import LintError, SourceError
 
 from .atomic import atomic_path
 from .manifest_writer import describe_object
 from .runtime import live_object, runtime_versions, save_with_keras
+from .shims import needed_shims
 
 if TYPE_CHECKING:
     from typing import Any
@@ -84,7 +85,7 @@ def save_model(
     with atomic_path(text_path) as temporary:
         save_with_keras(model, temporary)
         if manifest or bundle:
-            written = _manifest_for(temporary)
+            written = _manifest_for(temporary, model)
             if bundle:
                 written = written._replace(bundle=_bundle_for(written, text_path))
             _write_manifest(temporary, file_format, written)
@@ -105,7 +106,9 @@ def _lint(model: Any, path: str, file_format: str) -> None:
         )
 
 
-def _manifest_for(saved: str) -> Manifest:
+def _manifest_for(saved: str, model: Any) -> Manifest:
+    """The manifest of a file just saved from ``model``, with the Keras 2 shims the model
+    needed when kerascope loaded it (version 3), which every later load needs too."""
     keras_version, backend = runtime_versions()
     objects = []
     for obj in inspect(saved).custom_objects:
@@ -113,13 +116,15 @@ def _manifest_for(saved: str) -> Manifest:
             continue
         live = live_object(obj.key, obj.module, obj.class_name)
         objects.append(describe_object(obj, live))
+    shims = needed_shims(model)
     return Manifest(
-        version=MANIFEST_VERSION,
+        version=manifest_version(shims),
         kerascope_version=_kerascope_version(),
         python_version=platform.python_version(),
         keras_version=keras_version,
         backend=backend,
         objects=tuple(objects),
+        shims=shims,
     )
 
 

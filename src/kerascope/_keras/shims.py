@@ -1,12 +1,18 @@
-"""Keras-side shims for Keras 2 constructs, active only while a Keras 2 file loads."""
+"""Keras-side shims for Keras 2 constructs: applied while a Keras 2 file loads, and at every
+load of a Keras 3 file whose manifest records that it needs them (``kerascope migrate``).
+
+Which shims a loaded model needed is remembered per model (:func:`needed_shims`), so that
+:func:`kerascope.save_model` records them in the manifest of the file it writes.
+"""
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from kerascope._common.record import TYPE_CHECKING
+from kerascope._reading.manifest import NeededShim
 
 if TYPE_CHECKING:
     from typing import Any
@@ -14,31 +20,61 @@ if TYPE_CHECKING:
 from .runtime import _keras
 
 __all__ = [
-    "keras2_idioms",
+    "LAMBDA_GLOBALS_TF",
+    "POSITIONAL_ADD_WEIGHT",
+    "TIME_DISTRIBUTED_OUTPUT_SHAPE",
+    "needed_shims",
     "positional_add_weight",
+    "record_idioms",
+    "record_shim",
     "time_distributed_inner",
     "with_output_shape",
 ]
 
-# The Keras 2 idioms a shim had to accept while a model loaded, by model: a migrated file of such
-# a model would not load in Keras 3, whose code the shims are not part of.
-_IDIOMS: weakref.WeakKeyDictionary[Any, tuple[str, ...]] = weakref.WeakKeyDictionary()
+LAMBDA_GLOBALS_TF = "lambda-globals-tf"
+POSITIONAL_ADD_WEIGHT = "positional-add-weight"
+TIME_DISTRIBUTED_OUTPUT_SHAPE = "timedistributed-output-shape"
+
+# The shims each loaded model needed, with the code changes that would make them unneeded: a
+# file saved from such a model loads in Keras 3 only with the same shims.
+_NEEDED: weakref.WeakKeyDictionary[Any, dict[str, tuple[str, ...]]] = weakref.WeakKeyDictionary()
 
 
-def keras2_idioms(model: Any) -> tuple[str, ...]:
-    """The Keras 2 idioms of the custom code that shims accepted while ``model`` loaded.
+def needed_shims(model: Any) -> tuple[NeededShim, ...]:
+    """The Keras 2 shims ``model`` needed when it was loaded, by name.
 
     Example:
-        >>> keras2_idioms(model)[0]  # doctest: +SKIP
+        >>> [shim.name for shim in needed_shims(model)]  # doctest: +SKIP
+        ['positional-add-weight']
+        >>> needed_shims(model)[0].changes[0]  # doctest: +SKIP
         "Scale calls add_weight('w', ...) with the name first (Keras 2): Keras 3 needs ..."
     """
-    return _IDIOMS.get(model, ())
+    needed = _NEEDED.get(model, {})
+    return tuple(NeededShim(name, needed[name]) for name in sorted(needed))
+
+
+def record_shim(model: Any, name: str, changes: Iterable[str]) -> None:
+    """Remember that ``model`` needed the shim ``name`` (see :func:`needed_shims`).
+
+    Example:
+        >>> record_shim(model, LAMBDA_GLOBALS_TF, ["..."])  # doctest: +SKIP
+    """
+    needed = _NEEDED.setdefault(model, {})
+    needed[name] = tuple(sorted({*needed.get(name, ()), *changes}))
 
 
 def record_idioms(model: Any, idioms: set[str]) -> None:
-    """Remember the idioms a model's load needed (see :func:`keras2_idioms`)."""
-    if idioms:
-        _IDIOMS[model] = tuple(sorted(idioms))
+    """Remember the Keras 2 idioms the shims accepted while a Keras 2 file loaded.
+
+    Each idiom is a sentence saying what to change, written by :func:`positional_add_weight`
+    (it names ``add_weight(``) or by the ``TimeDistributed`` output-shape shim.
+
+    Example:
+        >>> record_idioms(model, {"Scale calls add_weight('w', ...) ..."})  # doctest: +SKIP
+    """
+    for idiom in idioms:
+        name = POSITIONAL_ADD_WEIGHT if "add_weight(" in idiom else TIME_DISTRIBUTED_OUTPUT_SHAPE
+        record_shim(model, name, [idiom])
 
 
 @contextmanager

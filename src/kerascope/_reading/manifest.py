@@ -3,7 +3,9 @@
 Specified in docs/format.md (with a JSON Schema in docs/manifest.schema.json). A ``.keras`` file
 carries it under the key ``kerascope_manifest`` of ``metadata.json``, which Keras writes and
 never reads; a legacy ``.h5`` file carries it as the root attribute ``kerascope_manifest``. Every
-manifest version keeps a reader here.
+manifest version keeps a reader here. A writer writes the lowest version that holds what it
+records (:func:`manifest_version`): version 3 only for a file that needs kerascope's Keras 2
+shims, so that a kerascope predating them still reads every other manifest.
 """
 
 from __future__ import annotations
@@ -19,14 +21,23 @@ if TYPE_CHECKING:
 __all__ = [
     "MANIFEST_KEY",
     "MANIFEST_VERSION",
+    "SHIMS_VERSION",
+    "SHIM_NAMES",
     "Manifest",
     "ManifestError",
     "ManifestObject",
+    "NeededShim",
+    "manifest_version",
     "parse_manifest",
 ]
 
 MANIFEST_KEY = "kerascope_manifest"
 MANIFEST_VERSION = 2  # 2: an optional source bundle (docs/format.md)
+SHIMS_VERSION = 3  # 3: the Keras 2 shims the file needs at every load (docs/format.md)
+
+# The Keras 2 shims a Keras 3 file can record (docs/format.md, "Keras 2 shims"); a reader
+# refuses a manifest naming any other, since it could not load the file as recorded.
+SHIM_NAMES = ("lambda-globals-tf", "positional-add-weight", "timedistributed-output-shape")
 
 
 class ManifestError(ValueError):
@@ -58,11 +69,35 @@ class ManifestObject(Record):
     distribution_version: str | None = None
 
 
+class NeededShim(Record):
+    """A Keras 2 shim kerascope applies at every load of the file (manifest version 3).
+
+    Attributes:
+        name: One of :data:`SHIM_NAMES`.
+        changes: What to change in the custom code so that plain Keras 3 loads the file
+            without the shim, one sentence per place.
+    """
+
+    name: str
+    changes: tuple[str, ...]
+
+
+def manifest_version(shims: tuple[NeededShim, ...]) -> int:
+    """The version a writer writes: 3 when the file needs shims, else the current version 2.
+
+    Example:
+        >>> manifest_version(()), manifest_version((NeededShim("positional-add-weight", ()),))
+        (2, 3)
+    """
+    return SHIMS_VERSION if shims else MANIFEST_VERSION
+
+
 class Manifest(Record):
     """The manifest of one saved model.
 
     Attributes:
         bundle: The source bundle the model carries (version 2), or None.
+        shims: The Keras 2 shims kerascope must apply when it loads the file (version 3).
     """
 
     version: int
@@ -72,13 +107,14 @@ class Manifest(Record):
     backend: str | None
     objects: tuple[ManifestObject, ...]
     bundle: Bundle | None = None
+    shims: tuple[NeededShim, ...] = ()
 
     def find(self, key: str) -> ManifestObject | None:
         """The entry for a custom-object key, if the manifest has one."""
         return next((entry for entry in self.objects if entry.key == key), None)
 
     def to_dict(self) -> dict[str, Any]:
-        """The manifest as written into the file (format version 2; version 1 has no bundle).
+        """The manifest as written into the file (version 1 has no bundle, 2 no shims).
 
         Example:
             >>> Manifest(2, "0.1.0", "3.11.7", "3.15.1", "tensorflow", ()).to_dict()["bundle"]
@@ -93,6 +129,10 @@ class Manifest(Record):
         }
         if self.version >= 2:
             written["bundle"] = self.bundle.to_dict() if self.bundle is not None else None
+        if self.version >= SHIMS_VERSION:
+            written["shims"] = [
+                {"name": shim.name, "changes": list(shim.changes)} for shim in self.shims
+            ]
         return written
 
 
@@ -114,9 +154,34 @@ def parse_manifest(data: object) -> Manifest:
         return _parse_version_1(data)
     if version == 2:
         return _parse_version_2(data)
+    if version == SHIMS_VERSION:
+        return _parse_version_3(data)
     raise ManifestError(
-        f"unknown manifest version {version!r} (this kerascope reads versions 1 and 2)"
+        f"unknown manifest version {version!r} (this kerascope reads versions 1, 2 and 3)"
     )
+
+
+def _parse_version_3(data: dict[str, Any]) -> Manifest:
+    """Version 2 plus ``shims``: the Keras 2 shims kerascope applies at every load."""
+    shims = data.get("shims")
+    if not isinstance(shims, list):
+        raise ManifestError("the manifest's 'shims' is not a list")
+    needed: dict[str, NeededShim] = {}
+    for item in shims:
+        name = item.get("name") if isinstance(item, dict) else None
+        if name not in SHIM_NAMES:
+            raise ManifestError(
+                f"the file needs kerascope's Keras 2 shim {name!r}, which this kerascope does "
+                f"not know (it knows {', '.join(SHIM_NAMES)}): upgrade kerascope"
+            )
+        if name in needed:
+            raise ManifestError(f"the manifest names the shim {name!r} twice")
+        changes = item.get("changes")
+        needed[name] = NeededShim(
+            name, tuple(str(c) for c in changes) if isinstance(changes, list) else ()
+        )
+    parsed = _parse_version_2(data)
+    return parsed._replace(version=SHIMS_VERSION, shims=tuple(needed.values()))
 
 
 def _parse_version_2(data: dict[str, Any]) -> Manifest:

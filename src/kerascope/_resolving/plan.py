@@ -29,6 +29,7 @@ from .named_lambdas import resolve_named_lambdas
 from .op_layer_check import op_layer_problems
 from .refusals import audit_problems, impostors, lambda_switch
 from .resolve import TRAINING_ROOTS, Finder, Resolution
+from .shim_check import shim_notes_and_problems
 from .trust import TrustPolicy
 
 __all__ = ["NOTE_FIXES", "Plan", "Resolution", "check", "lambda_switch", "make_plan", "untrusted"]
@@ -139,6 +140,9 @@ def make_plan(
     problems += impostors(inspection)
     backend = active_backend()
     problems += op_layer_problems(inspection, backend, allowed)
+    shim_notes, shim_problems = shim_notes_and_problems(inspection, backend)
+    notes += shim_notes
+    problems += shim_problems
     code = backend_code(finder.index, resolutions)
     for resolution, facts in _with_code(resolutions, code):
         obj = resolution.object
