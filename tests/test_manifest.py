@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 import kerascope
-from kerascope._reading.manifest import ManifestError, parse_manifest
+from kerascope._reading.manifest import ManifestError, manifest_version, parse_manifest
 from tests.conftest import PYTHON, QUIET_ENV, ROOT
 
 SCHEMA = json.loads((ROOT / "docs" / "manifest.schema.json").read_text())
@@ -74,6 +74,28 @@ def test_version_2_reader_computes_the_digest_from_the_text() -> None:
     )  # fmt: skip
 
 
+def test_version_3_reader_reads_the_shims_a_file_needs() -> None:
+    shims = [{"name": "positional-add-weight", "changes": ["S calls add_weight('w', ...)"]},
+             {"name": "lambda-globals-tf", "changes": [], "a_key_from_the_future": 1}]  # fmt: skip
+    data = {**VERSION_1, "version": 3, "bundle": None, "shims": shims}
+    jsonschema.validate(data, SCHEMA)
+    manifest = parse_manifest(data)
+    assert [(shim.name, shim.changes) for shim in manifest.shims] == [
+        ("positional-add-weight", ("S calls add_weight('w', ...)",)),
+        ("lambda-globals-tf", ()),
+    ]
+    assert parse_manifest(manifest.to_dict()) == manifest
+    jsonschema.validate(manifest.to_dict(), SCHEMA)
+    # A writer writes version 3 only for a file that needs shims: older readers keep reading
+    # every other manifest.
+    assert manifest_version(manifest.shims) == 3 and manifest_version(()) == 2
+    assert "shims" not in parse_manifest({**data, "version": 2}).to_dict()
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**data, "shims": [{"name": "eval-everything"}]}, SCHEMA)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**VERSION_1, "version": 3, "bundle": None}, SCHEMA)
+
+
 def test_the_bundle_size_limit_is_a_clear_error(tmp_path: Path) -> None:
     from kerascope._reading.bundle import MAX_BUNDLE_BYTES
     from kerascope._resolving.bundling import make_bundle
@@ -91,7 +113,17 @@ def test_the_bundle_size_limit_is_a_clear_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({**VERSION_1, "version": 3}, "unknown manifest version 3"),
+        ({**VERSION_1, "version": 4}, "unknown manifest version 4"),
+        ({**VERSION_1, "version": 3, "bundle": None}, "'shims' is not a list"),
+        (
+            {**VERSION_1, "version": 3, "bundle": None, "shims": [{"name": "eval-everything"}]},
+            "needs kerascope's Keras 2 shim 'eval-everything', which this kerascope does not know",
+        ),
+        (
+            {**VERSION_1, "version": 3, "bundle": None,
+             "shims": [{"name": "lambda-globals-tf"}, {"name": "lambda-globals-tf"}]},
+            "names the shim 'lambda-globals-tf' twice",
+        ),  # fmt: skip
         ({**VERSION_1, "version": 2, "bundle": []}, "bundle is unreadable"),
         (
             {**VERSION_1, "version": 2, "bundle": {"files": [{"module": "m", "path": "../m.py"}]}},
@@ -169,7 +201,7 @@ def test_unreadable_manifest_is_reported_not_fatal(saved: Path, tmp_path: Path) 
     assert inspection.manifest is None
     assert (
         inspection.manifest_problem
-        == "unknown manifest version 99 (this kerascope reads versions 1 and 2)"
+        == "unknown manifest version 99 (this kerascope reads versions 1, 2 and 3)"
     )
     assert kerascope.check(broken, sources=[ROOT / "examples" / "seed_2_loss_activation"]).ok
 
