@@ -110,6 +110,9 @@ def test_the_bundle_size_limit_is_a_clear_error(tmp_path: Path) -> None:
         parse_manifest({**VERSION_1, "version": 2, **too_many})
 
 
+TWICE = {"name": "lambda-globals-tf", "changes": []}
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -120,10 +123,9 @@ def test_the_bundle_size_limit_is_a_clear_error(tmp_path: Path) -> None:
             "needs kerascope's Keras 2 shim 'eval-everything', which this kerascope does not know",
         ),
         (
-            {**VERSION_1, "version": 3, "bundle": None,
-             "shims": [{"name": "lambda-globals-tf"}, {"name": "lambda-globals-tf"}]},
+            {**VERSION_1, "version": 3, "bundle": None, "shims": [TWICE, TWICE]},
             "names the shim 'lambda-globals-tf' twice",
-        ),  # fmt: skip
+        ),
         ({**VERSION_1, "version": 2, "bundle": []}, "bundle is unreadable"),
         (
             {**VERSION_1, "version": 2, "bundle": {"files": [{"module": "m", "path": "../m.py"}]}},

@@ -100,3 +100,25 @@ def test_strict_refuses_a_model_needing_shims_and_writes_nothing(
     assert "parity" not in result.stdout  # refused before the parity processes start
     assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []  # neither the target nor the staged file
+
+
+def test_a_migrated_lambda_needing_tf_is_unsafe_and_tensorflow_only(
+    keras2_corpus: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "new.keras"
+    source, options = _source(keras2_corpus, "lambda_python", "h5")
+    assert "--unsafe" in options
+    assert _cli("migrate", str(source), str(target), *options).returncode == 0
+    safe = _cli("check", str(target), "--from", str(KERAS2))
+    assert safe.returncode == 4, safe.stdout + safe.stderr
+    assert "lambda" in safe.stdout and "--unsafe" in safe.stdout, safe.stdout
+    jax = subprocess.run(
+        [PYTHON, "-m", "kerascope", "check", str(target), *options],
+        env={**ENV, "KERAS_BACKEND": "jax"}, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert jax.returncode == 4, jax.stdout + jax.stderr
+    assert "lambda-globals-tf provides on the TensorFlow backend only" in jax.stdout, jax.stdout
+    assert "KERAS_BACKEND=tensorflow" in jax.stdout
+    verified = _cli("verify", str(target), *options)
+    assert verified.returncode == 0, verified.stdout + verified.stderr[-3000:]
+    assert f"verify {target}: pass" in verified.stdout, verified.stdout
