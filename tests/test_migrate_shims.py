@@ -8,7 +8,8 @@ The corpus models (tf-keras 2.21, ``keras2_corpus`` in conftest.py) ``positional
 manifest records the shims, proves parity in fresh processes, and says which shims and what code
 change would make them unneeded. Then, in a fresh process, kerascope loads the migrated file and
 predicts as tf-keras did, while plain ``keras.saving.load_model`` of it fails (so the shim is
-really needed). ``--strict`` refuses, writing nothing.
+really needed), and the model kerascope loaded, saved again with ``kerascope.save_model``, still
+records the shims. ``--strict`` refuses, writing nothing.
 """
 
 from __future__ import annotations
@@ -73,12 +74,14 @@ def test_a_model_needing_shims_migrates_and_loads_only_through_kerascope(
     assert f"needs kerascope's Keras 2 shims: {shim}" in shown, shown
     loads = subprocess.run(
         [PYTHON, str(KERAS2 / "kerascope_then_plain.py"), str(target),
-         str(keras2_corpus / f"{name}.npz"), str(KERAS2), *options[2:]],
+         str(keras2_corpus / f"{name}.npz"), str(KERAS2), str(tmp_path / "again.keras"),
+         *options[2:]],
         env=ENV, capture_output=True, text=True, check=False, timeout=900,
     )  # fmt: skip
     assert loads.returncode == 0, loads.stderr[-3000:]
     got = json.loads(loads.stdout.strip().splitlines()[-1])
     assert got["kerascope_diff"] <= 1e-6, got
+    assert got["resaved_shims"] == [shim], got  # saved again by kerascope: still recorded
     assert "plain_diff" not in got, got  # plain Keras 3 loaded it: the shim was not needed
     assert PLAIN_FAILURE[name] in got["plain_error"], got
 

@@ -61,8 +61,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception as error:  # one line for the parent's message (Keras's span many)
-        text = " ".join(str(error).split())
-        sys.exit(f"{type(error).__name__}: {text[:800]}")
+    main()
