@@ -12,7 +12,12 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from kerascope._common.record import TYPE_CHECKING
-from kerascope._reading.manifest import NeededShim
+from kerascope._reading.manifest import (
+    LAMBDA_GLOBALS_TF,
+    POSITIONAL_ADD_WEIGHT,
+    TIME_DISTRIBUTED_OUTPUT_SHAPE,
+    NeededShim,
+)
 
 if TYPE_CHECKING:
     from typing import Any
@@ -30,10 +35,6 @@ __all__ = [
     "time_distributed_inner",
     "with_output_shape",
 ]
-
-LAMBDA_GLOBALS_TF = "lambda-globals-tf"
-POSITIONAL_ADD_WEIGHT = "positional-add-weight"
-TIME_DISTRIBUTED_OUTPUT_SHAPE = "timedistributed-output-shape"
 
 # The shims each loaded model needed, with the code changes that would make them unneeded: a
 # file saved from such a model loads in Keras 3 only with the same shims.

@@ -19,10 +19,13 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "LAMBDA_GLOBALS_TF",
     "MANIFEST_KEY",
     "MANIFEST_VERSION",
+    "POSITIONAL_ADD_WEIGHT",
     "SHIMS_VERSION",
     "SHIM_NAMES",
+    "TIME_DISTRIBUTED_OUTPUT_SHAPE",
     "Manifest",
     "ManifestError",
     "ManifestObject",
@@ -37,7 +40,10 @@ SHIMS_VERSION = 3  # 3: the Keras 2 shims the file needs at every load (docs/for
 
 # The Keras 2 shims a Keras 3 file can record (docs/format.md, "Keras 2 shims"); a reader
 # refuses a manifest naming any other, since it could not load the file as recorded.
-SHIM_NAMES = ("lambda-globals-tf", "positional-add-weight", "timedistributed-output-shape")
+LAMBDA_GLOBALS_TF = "lambda-globals-tf"
+POSITIONAL_ADD_WEIGHT = "positional-add-weight"
+TIME_DISTRIBUTED_OUTPUT_SHAPE = "timedistributed-output-shape"
+SHIM_NAMES = (LAMBDA_GLOBALS_TF, POSITIONAL_ADD_WEIGHT, TIME_DISTRIBUTED_OUTPUT_SHAPE)
 
 
 class ManifestError(ValueError):

@@ -11,13 +11,14 @@ the file's Lambda bytecode has anyway.
 from __future__ import annotations
 
 from kerascope._audit.inspect import Inspection
+from kerascope._reading.manifest import LAMBDA_GLOBALS_TF
 from kerascope.errors import Problem
 
 from .backend_check import REASON
 
 __all__ = ["shim_notes_and_problems"]
 
-_TENSORFLOW_ONLY = frozenset({"lambda-globals-tf"})
+_TENSORFLOW_ONLY = frozenset({LAMBDA_GLOBALS_TF})
 
 
 def shim_notes_and_problems(
