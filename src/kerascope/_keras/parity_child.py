@@ -50,14 +50,26 @@ def main() -> None:
     import numpy as np
 
     model = _reference(spec) if spec["side"] == "tf-keras" else _migrated(spec)
-    with np.load(spec["inputs"]) as data:
+    flat = outputs_on(model, spec["inputs"])
+    np.savez(spec["out"], **{f"out_{i}": array for i, array in enumerate(flat)})
+
+
+def outputs_on(model: Any, inputs_path: str) -> list[Any]:
+    """``model.predict`` on the arrays of ``inputs_path`` (``in_0``, ...), as a list of arrays.
+
+    Example:
+        >>> [a.shape for a in outputs_on(model, "inputs.npz")]  # doctest: +SKIP
+        [(2, 1)]
+    """
+    import numpy as np
+
+    with np.load(inputs_path) as data:
         inputs = [data[f"in_{i}"] for i in range(len(data.files))]
     outputs = model.predict(inputs[0] if len(inputs) == 1 else inputs, verbose=0)
     flat = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     if isinstance(outputs, dict):
         flat = [outputs[key] for key in sorted(outputs)]
-    arrays: dict[str, Any] = {f"out_{i}": np.asarray(o) for i, o in enumerate(flat)}
-    np.savez(spec["out"], **arrays)
+    return [np.asarray(output) for output in flat]
 
 
 if __name__ == "__main__":
