@@ -82,8 +82,14 @@ EXPECTED_FINDINGS = {
     ("seed_1", "h5"): {("h5-unrestorable-compile-string", "$.training_config.loss")},
     ("seed_3", "h5"): {("h5-unrestorable-compile-string", "$.training_config.loss")},
     ("subclassed", "h5"): {("h5-subclassed-model", "$")},
-    ("lambdas", "keras"): {("lambda", "$.config.layers[1].config.function")},
-    ("lambdas", "h5"): {("lambda", "$.config.layers[1].config.function")},
+    ("lambdas", "keras"): {
+        ("lambda", "$.config.layers[1].config.function"),
+        ("lambda-bytecode", "$.config.layers[1].config.function"),  # what it reads, as data
+    },
+    ("lambdas", "h5"): {
+        ("lambda", "$.config.layers[1].config.function"),
+        ("lambda-bytecode", "$.config.layers[1].config.function"),  # what it reads, as data
+    },
     ("main_class", "keras"): {("defined-in-main", "$.config.layers[1]")},
     ("shadow", "h5"): {("h5-shadowed-builtin", "$.config.layers[1]")},
 }
