@@ -6,6 +6,7 @@ import fcntl
 import importlib.util
 import os
 import pty
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -49,24 +50,36 @@ def _shared_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
     return base / name
 
 
-@pytest.fixture(scope="session")
-def zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Directory with every model of tests/fixtures/build_models.py as .keras and .h5."""
-    folder = _shared_dir(tmp_path_factory, "zoo")
-    lock_path = folder.parent / "zoo.lock"
-    with open(lock_path, "w") as lock:
+def build_once(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    command: list[str],
+    env: dict[str, str] = QUIET_ENV,
+    timeout: float | None = None,
+) -> Path:
+    """Run ``command FOLDER`` once per test run, for all xdist workers; return FOLDER.
+
+    The workers wait on a lock; a ``done`` marker tells a finished build from an aborted one,
+    whose leftovers are removed first.
+    """
+    folder = _shared_dir(tmp_path_factory, name)
+    with open(folder.parent / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (folder / "done").exists():
+            shutil.rmtree(folder, ignore_errors=True)
             result = subprocess.run(
-                [PYTHON, str(FIXTURES / "build_models.py"), str(folder)],
-                env=QUIET_ENV,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+                [*command, str(folder)],
+                env=env, capture_output=True, text=True, check=False, timeout=timeout,
+            )  # fmt: skip
             assert result.returncode == 0, result.stderr[-4000:]
             (folder / "done").write_text("ok")
     return folder
+
+
+@pytest.fixture(scope="session")
+def zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Directory with every model of tests/fixtures/build_models.py as .keras and .h5."""
+    return build_once(tmp_path_factory, "zoo", [PYTHON, str(FIXTURES / "build_models.py")])
 
 
 @pytest.fixture(scope="session")
@@ -81,20 +94,9 @@ def keras2_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = {**QUIET_ENV, "TF_USE_LEGACY_KERAS": "1"}
     if writer:
         env.pop("TF_USE_LEGACY_KERAS", None)  # TensorFlow 2.15 would look for tf_keras
-    folder = _shared_dir(tmp_path_factory, "keras2_corpus" + ("_other_writer" if writer else ""))
-    with open(folder.parent / f"{folder.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (folder / "done").exists():
-            result = subprocess.run(
-                [writer or PYTHON, str(FIXTURES / "keras2" / "build_corpus.py"), str(folder)],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            assert result.returncode == 0, result.stderr[-4000:]
-            (folder / "done").write_text("ok")
-    return folder
+    name = "keras2_corpus" + ("_other_writer" if writer else "")
+    build = [writer or PYTHON, str(FIXTURES / "keras2" / "build_corpus.py")]
+    return build_once(tmp_path_factory, name, build, env)
 
 
 def write_files(root: Path, files: dict[str, str]) -> Path:

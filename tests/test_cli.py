@@ -5,7 +5,6 @@ Every test runs ``kerascope`` in a fresh process, on models built with real Kera
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import kerascope
-from tests.conftest import PYTHON, QUIET_ENV, ROOT, _shared_dir, run_cli_on_terminal
+from tests.conftest import PYTHON, QUIET_ENV, ROOT, build_once, run_cli_on_terminal
 
 SEEDS = ("seed_1_custom_layer", "seed_2_loss_activation", "seed_3_dependent_layer")
 
@@ -57,21 +56,8 @@ NOISE = re.compile(r"oneDNN|cuda|I0000|E0000|W0000|absl", re.IGNORECASE)
 @pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The seeds (with their sources) and a few small models, built once per test run."""
-    out = _shared_dir(tmp_path_factory, "cli-models")
-    with open(out.parent / "cli-models.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (out / "done").exists():
-            shutil.rmtree(out, ignore_errors=True)
-            result = subprocess.run(
-                [PYTHON, "-c", BUILD, str(ROOT / "examples"), str(out)],
-                env=QUIET_ENV,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            assert result.returncode == 0, result.stderr[-3000:]
-            (out / "done").write_text("ok")
-    return out
+    build = [PYTHON, "-c", BUILD, str(ROOT / "examples")]
+    return build_once(tmp_path_factory, "cli-models", build)
 
 
 def _env(**changes: str) -> dict[str, str]:
