@@ -24,7 +24,7 @@ from kerascope._common.record import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["TEMPORARY_MARK", "atomic_path"]
+__all__ = ["TEMPORARY_MARK", "atomic_path", "fsync_directory"]
 
 TEMPORARY_MARK = ".kerascope-tmp"
 
@@ -67,7 +67,7 @@ def atomic_path(path: str) -> Iterator[str]:
         yield temporary
         _fsync_file(temporary)
         os.replace(temporary, path)
-        _fsync_directory(directory)
+        fsync_directory(directory)
     except BaseException:
         _remove(temporary)
         raise
@@ -82,7 +82,12 @@ def _fsync_file(path: str) -> None:
         os.fsync(handle.fileno())
 
 
-def _fsync_directory(directory: str) -> None:
+def fsync_directory(directory: str) -> None:
+    """Make a rename or a new entry in ``directory`` durable (fsync of the directory itself).
+
+    Example:
+        >>> fsync_directory(".")
+    """
     descriptor = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(descriptor)

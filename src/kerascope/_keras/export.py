@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     ExportFormat = Literal["tf_saved_model", "onnx"]
 
+from .atomic import fsync_directory
 from .export_inputs import flatten_outputs, parity_inputs
 from .export_isolated import blocked_names, run_isolated
 from .load import load_with_plan
@@ -226,12 +227,4 @@ def _move_into_place(artifact: str, target: str, workdir: str) -> None:
         if had_previous:
             os.rename(aside, target)
         raise
-    _fsync_directory(os.path.dirname(os.path.abspath(target)))
-
-
-def _fsync_directory(directory: str) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    fsync_directory(os.path.dirname(os.path.abspath(target)))
