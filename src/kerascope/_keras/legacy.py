@@ -9,7 +9,6 @@ tf-keras 2.x, kerascope builds the model from the config its translation rules r
 from __future__ import annotations
 
 import json
-import logging
 import warnings
 from collections.abc import Mapping
 
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
     from kerascope._audit.inspect import Inspection
 
 from .lambda_globals import bind_keras2_lambdas
-from .runtime import _keras
+from .runtime import _keras, absl_errors_only
 from .savedmodel_weights import load_savedmodel_weights
 from .shims import (
     positional_add_weight,
@@ -66,27 +65,25 @@ def load_keras2(
                 )
             objects[key] = shimmed
     compile_config = config.pop("compile_config", None)
-    absl = logging.getLogger("absl")
-    level = absl.level
-    absl.setLevel(max(level, logging.ERROR))
-    try:
-        with keras.saving.custom_object_scope(objects), positional_add_weight(idioms):
-            model = _build(keras, inspection.format, config, objects, safe_mode)
-            if inspection.format == "savedmodel":
-                load_savedmodel_weights(model, inspection.path)
-            elif inspection.format == "keras":
-                load_keras_file_weights(model, inspection.path)
-            else:
-                load_h5_file_weights(model, inspection.path)
-            if compile:
-                if compile_config:
-                    model.compile_from_config(compile_config)
-                elif inspection.translation.training_config:
-                    model.compile(
-                        **_compile_args(keras, inspection.translation.training_config, objects)
-                    )
-    finally:
-        absl.setLevel(level)
+    with (
+        absl_errors_only(),
+        keras.saving.custom_object_scope(objects),
+        positional_add_weight(idioms),
+    ):
+        model = _build(keras, inspection.format, config, objects, safe_mode)
+        if inspection.format == "savedmodel":
+            load_savedmodel_weights(model, inspection.path)
+        elif inspection.format == "keras":
+            load_keras_file_weights(model, inspection.path)
+        else:
+            load_h5_file_weights(model, inspection.path)
+        if compile:
+            if compile_config:
+                model.compile_from_config(compile_config)
+            elif inspection.translation.training_config:
+                model.compile(
+                    **_compile_args(keras, inspection.translation.training_config, objects)
+                )
     if getattr(model, "optimizer", None) is not None and compile:
         warnings.warn(SLOTS_NOTE, KerascopeWarning, stacklevel=4)
     record_idioms(model, idioms)

@@ -18,8 +18,6 @@ names the shims (docs/format.md, version 3) and kerascope applies exactly those 
 from __future__ import annotations
 
 import json
-import logging
-import warnings
 from collections.abc import Mapping
 from contextlib import nullcontext
 
@@ -32,7 +30,7 @@ if TYPE_CHECKING:
     from kerascope._audit.inspect import Inspection
 
 from .lambda_globals import bind_keras2_lambdas
-from .runtime import _keras, load_with_keras, native_stderr_held
+from .runtime import _keras, keras_load_quieted, load_with_keras
 from .shims import (
     LAMBDA_GLOBALS_TF,
     POSITIONAL_ADD_WEIGHT,
@@ -109,17 +107,10 @@ def _build_with_tf_lambdas(
     if not compile:
         config["compile_config"] = None
     objects.update(bind_keras2_lambdas(config))
-    absl = logging.getLogger("absl")
-    level = absl.level
-    absl.setLevel(max(level, logging.ERROR))
-    try:
-        with warnings.catch_warnings(), native_stderr_held():
-            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-            with keras.saving.custom_object_scope(objects):
-                model = keras.saving.deserialize_keras_object(
-                    config, custom_objects=objects, safe_mode=safe_mode
-                )
-            model.load_weights(inspection.path)
-    finally:
-        absl.setLevel(level)
+    with keras_load_quieted():
+        with keras.saving.custom_object_scope(objects):
+            model = keras.saving.deserialize_keras_object(
+                config, custom_objects=objects, safe_mode=safe_mode
+            )
+        model.load_weights(inspection.path)
     return model

@@ -30,10 +30,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ModelSummary",
+    "absl_errors_only",
     "builtin_loss",
     "builtin_optimizer",
     "import_keras",
     "in_custom_object_scope",
+    "keras_load_quieted",
     "load_with_keras",
     "native_stderr_held",
     "register_with_keras",
@@ -292,19 +294,43 @@ def load_with_keras(
 ) -> Any:
     """``keras.saving.load_model`` with exactly these custom objects."""
     keras = _keras()
+    with keras_load_quieted():
+        return keras.saving.load_model(
+            path, custom_objects=dict(custom_objects), compile=compile, safe_mode=safe_mode
+        )
+
+
+@contextmanager
+def absl_errors_only() -> Iterator[None]:
+    """Let absl (Keras's logger) show errors only while the block runs.
+
+    Example:
+        >>> with absl_errors_only():
+        ...     pass
+    """
     absl = logging.getLogger("absl")
     level = absl.level
-    # Keras logs that compiled metrics are not built yet and warns about optimizer variables
-    # of never-trained models: noise for someone loading a model.
     absl.setLevel(max(level, logging.ERROR))
     try:
-        with warnings.catch_warnings(), native_stderr_held():
-            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-            return keras.saving.load_model(
-                path, custom_objects=dict(custom_objects), compile=compile, safe_mode=safe_mode
-            )
+        yield
     finally:
         absl.setLevel(level)
+
+
+@contextmanager
+def keras_load_quieted() -> Iterator[None]:
+    """What a Keras load says that is noise for someone loading a model, held back.
+
+    Keras logs that compiled metrics are not built yet and warns about optimizer variables of
+    never-trained models; native code writes to stderr (:func:`native_stderr_held`).
+
+    Example:
+        >>> with keras_load_quieted():  # doctest: +SKIP
+        ...     model = keras.saving.load_model("m.keras")
+    """
+    with absl_errors_only(), warnings.catch_warnings(), native_stderr_held():
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        yield
 
 
 class ModelSummary(Record):
