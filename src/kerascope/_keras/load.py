@@ -37,6 +37,7 @@ from .runtime import (
     load_with_keras,
 )
 from .smoke import SmokeError, smoke_check
+from .warmup import backend_warmed_while_idle
 
 __all__ = ["load_model", "load_with_plan", "on_sys_path"]
 
@@ -108,17 +109,18 @@ def load_model(
     """
     safe_mode, allow = lambda_switch(safe_mode, allow)
     handed_over = dict(custom_objects or {})
-    plan = make_plan(
-        path,
-        sources,
-        trust,
-        compile=compile,
-        safe_mode=safe_mode,
-        allow=allow,
-        strict=strict,
-        custom_objects=handed_over,
-        in_scope=in_custom_object_scope,
-    )
+    with backend_warmed_while_idle():  # while the audit waits on its HDF5 reader child
+        plan = make_plan(
+            path,
+            sources,
+            trust,
+            compile=compile,
+            safe_mode=safe_mode,
+            allow=allow,
+            strict=strict,
+            custom_objects=handed_over,
+            in_scope=in_custom_object_scope,
+        )
     return load_with_plan(plan, custom_objects=handed_over, smoke=smoke)
 
 

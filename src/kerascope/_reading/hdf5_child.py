@@ -14,9 +14,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 import traceback
 
 from kerascope._common.files import file_identity
+from kerascope._common.idle import run_idle_work
 from kerascope._common.record import TYPE_CHECKING
 
 from .hdf5 import H5Contents, H5Issue, H5ReadError
@@ -155,27 +157,35 @@ def read_in_process(enabled: bool = True) -> None:
 def _ask(request: Mapping[str, object], timeout: float) -> dict[str, Any]:
     if _MODE["in_process"]:
         return _ask_here(request)
+    started = time.monotonic()
+    with subprocess.Popen(
+        [sys.executable, "-I", "-c", _CHILD, _PACKAGE_PARENT, json.dumps(request)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as child:
+        try:
+            run_idle_work()  # this process would only wait: a higher layer may use the time
+            stdout, stderr = child.communicate(
+                timeout=max(0.0, timeout - (time.monotonic() - started))
+            )
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
+            raise H5ReadError(
+                f"the HDF5 library did not finish reading the file in {timeout:g} s "
+                "(a malformed file can make it loop forever)"
+            ) from None
+        except BaseException:
+            child.kill()
+            raise
+    if child.returncode < 0:
+        raise H5ReadError(f"the HDF5 library crashed reading the file (signal {-child.returncode})")
     try:
-        result = subprocess.run(
-            [sys.executable, "-I", "-c", _CHILD, _PACKAGE_PARENT, json.dumps(request)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise H5ReadError(
-            f"the HDF5 library did not finish reading the file in {timeout:g} s "
-            "(a malformed file can make it loop forever)"
-        ) from None
-    if result.returncode < 0:
-        raise H5ReadError(
-            f"the HDF5 library crashed reading the file (signal {-result.returncode})"
-        )
-    try:
-        answer: dict[str, Any] = json.loads(result.stdout)
+        answer: dict[str, Any] = json.loads(stdout)
     except json.JSONDecodeError:
-        last = (result.stderr.strip().splitlines() or ["no answer"])[-1]
+        last = (stderr.strip().splitlines() or ["no answer"])[-1]
         raise H5ReadError(f"the HDF5 reader failed: {last}") from None
     return answer
 
