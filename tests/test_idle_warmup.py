@@ -31,14 +31,15 @@ def _children_of_this_process() -> list[str]:
 
 def test_offered_work_runs_once_while_the_hdf5_child_is_alive(tmp_path: Path) -> None:
     path = _h5_file(tmp_path / "m.h5")
-    seen: list[list[str]] = []
+    before = set(_children_of_this_process())  # other tests' processes may still run
+    seen: list[set[str]] = []
     forget_answers()
-    with while_idle(lambda: seen.append(_children_of_this_process())):
+    with while_idle(lambda: seen.append(set(_children_of_this_process()) - before)):
         contents = read_h5_root_isolated(str(path))
         forget_answers()
         read_h5_root_isolated(str(path))  # a second child: the work is not run again
     assert len(seen) == 1
-    assert seen[0], "no child process was running while the work ran"
+    assert seen[0], "no new child process was running while the work ran"
     assert json.loads(contents.attributes["model_config"])["class_name"] == "Sequential"
 
 
@@ -54,14 +55,18 @@ def test_work_not_taken_is_withdrawn_when_its_block_ends(tmp_path: Path) -> None
 
 def test_work_that_fails_stops_the_child_and_is_reported(tmp_path: Path) -> None:
     path = _h5_file(tmp_path / "m.h5")
+    before = set(_children_of_this_process())
+    started: list[set[str]] = []
     forget_answers()
 
     def fails() -> None:
+        started.append(set(_children_of_this_process()) - before)
         raise KeyError("from the work")
 
     with pytest.raises(KeyError, match="from the work"), while_idle(fails):
         read_h5_root_isolated(str(path))
-    assert _children_of_this_process() == []
+    assert started and started[0], "the work ran while no child was running"
+    assert not started[0] & set(_children_of_this_process()), "the child was left behind"
 
 
 OFFERED = """\
