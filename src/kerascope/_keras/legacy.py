@@ -24,8 +24,10 @@ from .lambda_globals import bind_keras2_lambdas
 from .runtime import _keras, absl_errors_only
 from .savedmodel_weights import load_savedmodel_weights
 from .shims import (
+    POSITIONAL_ADD_WEIGHT,
+    TIME_DISTRIBUTED_OUTPUT_SHAPE,
     positional_add_weight,
-    record_idioms,
+    record_shim,
     time_distributed_inner,
     with_output_shape,
 )
@@ -54,12 +56,13 @@ def load_keras2(
     if not safe_mode:  # the Lambda opt-in: bytecode needing `tf` gets it (TensorFlow only)
         config = json.loads(json.dumps(config))
         objects.update(bind_keras2_lambdas(config))
-    idioms: set[str] = set()
+    output_shapes: set[str] = set()  # what each shim accepted: the code change it stands for
+    named_first: set[str] = set()
     for key in time_distributed_inner(config):
         if key in objects:
             shimmed = with_output_shape(objects[key])
             if shimmed is not objects[key]:
-                idioms.add(
+                output_shapes.add(
                     f"{key} has no compute_output_shape and is wrapped by TimeDistributed "
                     "(Keras 2 inferred it): Keras 3 needs the method"
                 )
@@ -68,7 +71,7 @@ def load_keras2(
     with (
         absl_errors_only(),
         keras.saving.custom_object_scope(objects),
-        positional_add_weight(idioms),
+        positional_add_weight(named_first),
     ):
         model = _build(keras, inspection.format, config, objects, safe_mode)
         if inspection.format == "savedmodel":
@@ -86,7 +89,12 @@ def load_keras2(
                 )
     if getattr(model, "optimizer", None) is not None and compile:
         warnings.warn(SLOTS_NOTE, KerascopeWarning, stacklevel=4)
-    record_idioms(model, idioms)
+    for shim, changes in (
+        (TIME_DISTRIBUTED_OUTPUT_SHAPE, output_shapes),
+        (POSITIONAL_ADD_WEIGHT, named_first),
+    ):
+        if changes:
+            record_shim(model, shim, changes)
     return model
 
 

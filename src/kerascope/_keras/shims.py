@@ -30,7 +30,6 @@ __all__ = [
     "TIME_DISTRIBUTED_OUTPUT_SHAPE",
     "needed_shims",
     "positional_add_weight",
-    "record_idioms",
     "record_shim",
     "time_distributed_inner",
     "with_output_shape",
@@ -62,20 +61,6 @@ def record_shim(model: Any, name: str, changes: Iterable[str]) -> None:
     """
     needed = _NEEDED.setdefault(model, {})
     needed[name] = tuple(sorted({*needed.get(name, ()), *changes}))
-
-
-def record_idioms(model: Any, idioms: set[str]) -> None:
-    """Remember the Keras 2 idioms the shims accepted while a Keras 2 file loaded.
-
-    Each idiom is a sentence saying what to change, written by :func:`positional_add_weight`
-    (it names ``add_weight(``) or by the ``TimeDistributed`` output-shape shim.
-
-    Example:
-        >>> record_idioms(model, {"Scale calls add_weight('w', ...) ..."})  # doctest: +SKIP
-    """
-    for idiom in idioms:
-        name = POSITIONAL_ADD_WEIGHT if "add_weight(" in idiom else TIME_DISTRIBUTED_OUTPUT_SHAPE
-        record_shim(model, name, [idiom])
 
 
 @contextmanager
