@@ -85,19 +85,15 @@ def test_no_load_exits_0_with_a_model_that_fails_its_first_predict(
     assert not broken, json.dumps(broken, indent=1)[:6000]
 
 
-def test_migrate_says_so_when_tf_keras_cannot_load_the_original(
-    keras2_corpus: Path,
-    tmp_path: Path,
-) -> None:
-    # tf-keras 2.21 does not reread a custom activation function from its own .h5 (the
-    # write-up's seed 2): the migrated file is written and loads, without a reference to match.
-    target = tmp_path / "seed2.keras"
-    source = keras2_corpus / "seed2_loss_activation.h5"
-    result = subprocess.run(
+def _migrate(
+    python_arguments: list[str], source: Path, target: Path
+) -> subprocess.CompletedProcess[str]:
+    """``kerascope migrate SOURCE TARGET --from tests/fixtures/keras2`` in a fresh process, the
+    command started by ``python python_arguments``."""
+    return subprocess.run(
         [
             PYTHON,
-            "-m",
-            "kerascope",
+            *python_arguments,
             "migrate",
             str(source),
             str(target),
@@ -109,6 +105,16 @@ def test_migrate_says_so_when_tf_keras_cannot_load_the_original(
         text=True,
         check=False,
     )
+
+
+def test_migrate_says_so_when_tf_keras_cannot_load_the_original(
+    keras2_corpus: Path,
+    tmp_path: Path,
+) -> None:
+    # tf-keras 2.21 does not reread a custom activation function from its own .h5 (the
+    # write-up's seed 2): the migrated file is written and loads, without a reference to match.
+    target = tmp_path / "seed2.keras"
+    result = _migrate(["-m", "kerascope"], keras2_corpus / "seed2_loss_activation.h5", target)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "parity: no independent reference: tf-keras could not load the original" in result.stdout
     assert "Unknown activation function: 'function'" in result.stdout
@@ -131,13 +137,7 @@ def test_migrate_without_tf_keras_still_checks_the_new_file_in_a_fresh_process(
     tmp_path: Path,
 ) -> None:
     target = tmp_path / "seed1.keras"
-    source = keras2_corpus / "seed1_custom_layer.h5"
-    command = [PYTHON, "-c", _WITHOUT_TF_KERAS, "migrate", str(source), str(target)]
-    result = subprocess.run(
-        [*command, "--from", str(FIXTURES / "keras2")],
-        env={**QUIET_ENV, "PYTHONPATH": str(ROOT / "src")},
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    result = _migrate(["-c", _WITHOUT_TF_KERAS], keras2_corpus / "seed1_custom_layer.h5", target)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "parity: no independent reference: tf-keras is not installed" in result.stdout
     assert "matches the original as loaded here: largest difference 0" in result.stdout
